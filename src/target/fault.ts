@@ -8,6 +8,7 @@ export const VEC_NMI = 2;
 export const VEC_BP = 3; // int3
 export const VEC_UD = 6; // invalid opcode
 export const VEC_DF = 8;
+export const VEC_SS = 12; // stack-segment fault (non-canonical stack address)
 export const VEC_GP = 13;
 export const VEC_PF = 14;
 

@@ -436,6 +436,14 @@ export class Machine {
       if (c.attention) {
         // The careful path: interrupts, debug features, interrupt shadow.
         c.attention = false;
+        if (c.pendingDr6 !== 0) {
+          // A data watchpoint hit by the instruction that just completed: a trap, reported now.
+          const bits = c.pendingDr6;
+          c.pendingDr6 = 0;
+          this.raise(c, new CpuFault(VEC_DB, undefined, 0, true), bits);
+          c.attention = true;
+          continue;
+        }
         if (this.takeInterrupt(c)) {
           c.attention = true;
           continue;

@@ -108,7 +108,7 @@ describe('interrupts and iretq', () => {
         a.inc(r12);
         a.mov(r13, r12); // depth marker: a nested NMI would see r14 != 0
         a.add(r14, 1);
-        a.mov(rcx, 2000);
+        a.mov(rcx, 20000);
         a.label('.busy');
         a.dec(rcx);
         a.j('ne', '.busy');
@@ -124,8 +124,9 @@ describe('interrupts and iretq', () => {
     const m = p.machine;
     m.run(10_000);
     m.sendNmi(0);
-    m.run(m.now + 1000);
+    for (let i = 0; i < 10 && !m.cpus[0].nmiBlocked; i++) m.run(m.now + 1000); // one round at a time
     expect(m.cpus[0].nmiBlocked).toBe(true);
+    expect(reg(m, 0, 12)).toBe(1n);
     m.sendNmi(0); // arrives while the first handler runs
     m.run(m.now + 5 * MS);
     expect(reg(m, 0, 12)).toBe(2n);

@@ -25,7 +25,15 @@ const BIN = ['add', 'or', 'adc', 'sbb', 'and', 'sub', 'xor', 'cmp', 'test'];
 const UN = ['inc', 'dec', 'neg', 'not'];
 const SH = ['shl', 'shr', 'sar', 'rol', 'ror'];
 
-/** Bits excluded from the comparison, per op, only when the SDM says they are undefined. */
+/**
+ * Bits excluded from the comparison, per op, only in the cases where the SDM says
+ * they are undefined (see undefinedBits). Currently EMPTY: the simulator matches the
+ * recording host (AMD EPYC / Zen, see the fixtures' "host") on every undefined bit:
+ * AF=0 after logic ops, AF=1 after shifts, OF after multi-bit shifts/rotates, and
+ * SF/ZF/AF/PF left unchanged by mul/imul. If the fixtures are regenerated on a host
+ * that differs (e.g. Intel computes SF/ZF/PF after imul), list those bits here, e.g.
+ * { imul: FL_SF | FL_ZF | FL_AF | FL_PF, mul: ... }.
+ */
 const UNDEFINED_MASKED: Record<string, number> = {};
 
 function undefinedBits(op: string, size: number, count: number): number {

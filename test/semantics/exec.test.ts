@@ -533,3 +533,23 @@ describe('through the decoder', () => {
     expect(cpu.addrOf(RAX)).toBe(DATA + 0x14);
   });
 });
+
+describe('loops', () => {
+  it('dec / jne counts down at every size; inc wraps with CF preserved', () => {
+    for (const size of [1, 2, 4, 8] as OpSize[]) {
+      const cpu = makeCpu();
+      cpu.setReg64(RCX, 200n);
+      const dec = compile(ins('dec', ['rm'], size, { rm: RCX }));
+      const jne = compile(ins('jcc', ['rel8'], 8, { cond: 5, target: CODE }));
+      let n = 0;
+      do {
+        cpu.rip = CODE + 2;
+        dec(cpu);
+        jne(cpu);
+        n++;
+      } while (cpu.rip === CODE && n < 1000);
+      expect(n, `size ${size}`).toBe(200);
+      expect(cpu.getReg64(RCX)).toBe(0n);
+    }
+  });
+});

@@ -197,159 +197,6 @@ export function srcGet64(s: Src): Get {
   };
 }
 
-/** Two-operand ALU form. write=false for cmp/test. */
-export function compileBinary(name: string, sz: number, dst: Dst, src: Src, write: boolean): ExecFn | undefined {
-  if (sz === 8) {
-    const op = op64(name);
-    if (!op) return undefined;
-    return binary64(op, dst, src, write);
-  }
-  const op = op32(name, maskOf(sz));
-  if (!op) return undefined;
-  // hot special cases: 32-bit register destination with register or immediate source
-  if (sz === 4 && dst.kind === 'reg' && src.kind !== 'mem') {
-    const i = 2 * dst.n;
-    if (src.kind === 'reg') {
-      const j = 2 * src.n;
-      if (!write) {
-        return (cpu) => {
-          const r = cpu.r;
-          const a = r[i], b = r[j];
-          const f = cpu.flags;
-          const v = op(f, a, b);
-          f.set(PK, 4, a, b, v, PX);
-        };
-      }
-      return (cpu) => {
-        const r = cpu.r;
-        const a = r[i], b = r[j];
-        const f = cpu.flags;
-        const v = op(f, a, b);
-        r[i] = v;
-        r[i + 1] = 0;
-        f.set(PK, 4, a, b, v, PX);
-      };
-    }
-    const b = src.lo | 0;
-    if (!write) {
-      return (cpu) => {
-        const a = cpu.r[i];
-        const f = cpu.flags;
-        const v = op(f, a, b);
-        f.set(PK, 4, a, b, v, PX);
-      };
-    }
-    return (cpu) => {
-      const r = cpu.r;
-      const a = r[i];
-      const f = cpu.flags;
-      const v = op(f, a, b);
-      r[i] = v;
-      r[i + 1] = 0;
-      f.set(PK, 4, a, b, v, PX);
-    };
-  }
-  const get = srcGet(src, sz);
-  if (dst.kind === 'reg') {
-    const gd = regGetN(dst.n, sz);
-    if (!write) {
-      return (cpu) => {
-        const b = get(cpu);
-        const a = gd(cpu);
-        const f = cpu.flags;
-        const v = op(f, a, b);
-        f.set(PK, sz, a, b, v, PX);
-      };
-    }
-    const pd = regPut(dst.n, sz);
-    return (cpu) => {
-      const b = get(cpu);
-      const a = gd(cpu);
-      const f = cpu.flags;
-      const v = op(f, a, b);
-      pd(cpu, v);
-      f.set(PK, sz, a, b, v, PX);
-    };
-  }
-  const ea = dst.ea;
-  const ld = load(sz);
-  const st = store(sz);
-  if (!write) {
-    return (cpu) => {
-      const b = get(cpu);
-      const a = ld(cpu.mem, ea(cpu));
-      const f = cpu.flags;
-      const v = op(f, a, b);
-      f.set(PK, sz, a, b, v, PX);
-    };
-  }
-  return (cpu) => {
-    const b = get(cpu);
-    const addr = ea(cpu);
-    const mem = cpu.mem;
-    const a = ld(mem, addr);
-    const f = cpu.flags;
-    const v = op(f, a, b);
-    const k = PK;
-    const x = PX;
-    st(mem, addr, v);
-    f.set(k, sz, a, b, v, x);
-  };
-}
-
-function binary64(op: Op64, dst: Dst, src: Src, write: boolean): ExecFn {
-  if (dst.kind === 'reg') {
-    const i = 2 * dst.n;
-    if (src.kind === 'reg') {
-      const j = 2 * src.n;
-      return (cpu) => {
-        const r = cpu.r;
-        const a0 = r[i], a1 = r[i + 1], b0 = r[j], b1 = r[j + 1];
-        const f = cpu.flags;
-        const lo = op(f, a0, a1, b0, b1);
-        const hi = H;
-        if (write) {
-          r[i] = lo;
-          r[i + 1] = hi;
-        }
-        f.set64(PK, a0, a1, b0, b1, lo, hi, PX);
-      };
-    }
-    const get = srcGet64(src);
-    return (cpu) => {
-      const b0 = get(cpu);
-      const b1 = H;
-      const r = cpu.r;
-      const a0 = r[i], a1 = r[i + 1];
-      const f = cpu.flags;
-      const lo = op(f, a0, a1, b0, b1);
-      const hi = H;
-      if (write) {
-        r[i] = lo;
-        r[i + 1] = hi;
-      }
-      f.set64(PK, a0, a1, b0, b1, lo, hi, PX);
-    };
-  }
-  const get = srcGet64(src);
-  const ea = dst.ea;
-  return (cpu) => {
-    const b0 = get(cpu);
-    const b1 = H;
-    const addr = ea(cpu);
-    const mem = cpu.mem;
-    const a0 = mem.read64(addr);
-    const a1 = mem.hi;
-    const f = cpu.flags;
-    const lo = op(f, a0, a1, b0, b1);
-    const hi = H;
-    const k = PK;
-    const x = PX;
-    if (write) mem.write64(addr, lo, hi);
-    f.set64(k, a0, a1, b0, b1, lo, hi, x);
-  };
-}
-
 // ---------------------------------------------------------------------------
 // Read-modify-write of one operand (unary ops, shifts, rotates).
 //
@@ -516,9 +363,10 @@ function bit64(lo: number, hi: number, k: number): number {
 }
 
 // Host behaviour for the architecturally undefined bits (AMD Zen, matched by the fixtures):
-//  shl/shr/sar count > 1: OF computed as for count 1 (shl: MSB(r) ^ CF; shr: MSB of the
-//  operand shifted by count-1; sar: 0). AF: see AF_SHIFT. CF for counts >= the operand
-//  width: the last bit shifted out of the (count-masked) shift, i.e. the natural sequential result.
+//  shl count > 1: OF = MSB(result) ^ CF, as for count 1; shr count > 1: OF = 0; sar: OF = 0.
+//  AF after a shift by a non-zero count: set (AF_SHIFT). CF for shl/shr counts >= the
+//  operand width (8/16-bit): the last bit shifted out, i.e. the sequential result (0 past the width).
+//  rol/ror count > 1: OF computed as for count 1.
 const AF_SHIFT = FL_AF;
 
 function shiftOp(name: string, sz: number): UnOp | undefined {
@@ -716,10 +564,10 @@ function muls32(a: number, b: number): number {
   return lo;
 }
 
-// Host behaviour for mul/imul undefined flags (AMD Zen, matched by the fixtures):
-// see MUL_FLAGS below; SF ZF PF AF are what the host leaves.
-function mulFlags(lo: number, hi: number, sz: number, overflow: boolean, prev: number): number {
-  void lo; void hi; void sz;
+// mul/imul: CF = OF = "the result does not fit" (SDM). SF ZF AF PF are undefined;
+// the recording host (AMD Zen) leaves them unchanged, and so do we (the fixtures
+// compare them: 900/900 mul and imul cases keep the incoming SF ZF AF PF).
+function mulFlags(_lo: number, _hi: number, _sz: number, overflow: boolean, prev: number): number {
   return (prev & (FL_SF | FL_ZF | FL_PF | FL_AF)) | (overflow ? FL_CF | FL_OF : 0);
 }
 

@@ -13,7 +13,6 @@
 // destination are read first, the destination written next, and registers and
 // flags are committed last.
 
-import type { Flags } from '../flags.js';
 import { K_ADD, K_DEC, K_INC, K_LOGIC, K_SUB } from '../flags.js';
 import type { ExecFn } from '../instr.js';
 import type { EA } from './common.js';
@@ -77,7 +76,7 @@ function storeCode(o: 'reg' | 'mem', sz: number, p: string, v: string, addr: str
 }
 
 function bindArgs(o: GenOpd, sz: number): unknown[] {
-  if (o.kind === 'reg') return slot(o.n, sz).concat([0, 0]).concat([null]);
+  if (o.kind === 'reg') return [...slot(o.n, sz), 0, 0, null];
   if (o.kind === 'imm') {
     const m = sz === 1 ? 0xff : sz === 2 ? 0xffff : -1;
     return [0, 0, sz === 8 ? o.lo | 0 : o.lo & m, o.hi | 0, null];
@@ -160,5 +159,3 @@ export function genJcc(cc: number, target: number): ExecFn {
   return f(target);
 }
 
-/** For type-checking the generated bodies' expectations. */
-export type GenFlags = Pick<Flags, 'k' | 'sz' | 'a0' | 'a1' | 'b0' | 'b1' | 'r0' | 'r1' | 'aux' | 'carry' | 'test'>;

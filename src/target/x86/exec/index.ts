@@ -75,12 +75,11 @@ function asDst(o: Src | undefined): Dst | undefined {
 
 // ---- two-operand ALU ----
 
-function alu(write: boolean): Compiler {
+function alu(): Compiler {
   return (ins, form) => {
     const dst = asDst(operand(ins, form.ops[0]!));
     const src = operand(ins, form.ops[1]!);
     if (!dst || !src) return undefined;
-    void write; // cmp/test: genBinary knows from the mnemonic
     return genBinary(ins.mnemonic, form.size, dst, src);
   };
 }
@@ -590,15 +589,15 @@ const leave: ExecFn = (cpu) => {
 const nop: ExecFn = () => {};
 
 const COMPILERS: Record<string, Compiler> = {
-  add: alu(true),
-  or: alu(true),
-  adc: alu(true),
-  sbb: alu(true),
-  and: alu(true),
-  sub: alu(true),
-  xor: alu(true),
-  cmp: alu(false),
-  test: alu(false),
+  add: alu(),
+  or: alu(),
+  adc: alu(),
+  sbb: alu(),
+  and: alu(),
+  sub: alu(),
+  xor: alu(),
+  cmp: alu(),
+  test: alu(),
   inc: unary,
   dec: unary,
   neg: unary,
@@ -657,6 +656,11 @@ const COMPILERS: Record<string, Compiler> = {
   rdmsr: () => (cpu) => cpu.rdmsr(),
   wrmsr: () => (cpu) => cpu.wrmsr(),
   swapgs: () => (cpu) => cpu.swapgs(),
+  lidt: (ins) => {
+    if (ins.mem === null) return undefined;
+    const ea = compileEA(ins.mem, ins.next);
+    return (cpu) => cpu.lidt(ea(cpu));
+  },
   mov_from_cr: (ins) => {
     const n = ins.reg, g = ins.rm;
     return (cpu) => cpu.movFromCr(n, g);

@@ -1,0 +1,160 @@
+#!/usr/bin/env node
+// kgdb-sim command line. Logs go to stderr; stdout carries results (and, with
+// `serve --stdio`, nothing but protocol bytes). Exit codes: 0 ok, 1 failure, 2 usage.
+
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { buildKernelImage } from './kernel/image.js';
+import { writeElf } from './kernel/elf.js';
+import { serveSerial, serveStdio, serveTcp, type ProfileName } from './rsp/index.js';
+import type { ClockPolicy } from './target/machine.js';
+import { startServer } from './server.js';
+import { runCommand } from './run.js';
+
+const USAGE = `usage:
+  kgdb-sim serve [--host 127.0.0.1] [--port 2331] [--stdio] [--serial PATH --baud 115200]
+                 [--cpus 4] [--seed N] [--wire modern|kgdb] [--elf PATH] [--clock wall|none|NS] [--trace]
+  kgdb-sim elf -o PATH
+  kgdb-sim run [--cpus N] [--seed N] [--for DURATION] [--json]
+  kgdb-sim bench [--json] [--quick]
+`;
+
+class UsageError extends Error {}
+
+function log(line: string): void {
+  process.stderr.write(line.endsWith('\n') ? line : line + '\n');
+}
+
+function intOpt(v: string | undefined, name: string, def: number, min: number, max: number): number {
+  if (v === undefined) return def;
+  if (!/^\d+$/.test(v)) throw new UsageError(`--${name} must be a whole number`);
+  const n = Number(v);
+  if (n < min || n > max) throw new UsageError(`--${name} must be between ${min} and ${max}`);
+  return n;
+}
+
+/** "1s", "250ms", "100us", "5000ns", "2.5s" → virtual nanoseconds. */
+export function parseDuration(s: string): number {
+  const m = /^(\d+(?:\.\d+)?)(ns|us|ms|s)?$/.exec(s.trim());
+  if (!m) throw new UsageError(`bad duration "${s}" (examples: 1s, 250ms, 100us)`);
+  const mult = { ns: 1, us: 1e3, ms: 1e6, s: 1e9 }[(m[2] ?? 's') as 'ns' | 'us' | 'ms' | 's'];
+  const v = Math.round(Number(m[1]) * mult);
+  if (!(v > 0) || v > 3600e9) throw new UsageError('duration must be between 1ns and 1h');
+  return v;
+}
+
+function parseClock(v: string | undefined): ClockPolicy {
+  if (v === undefined || v === 'wall') return { kind: 'wall' };
+  if (v === 'none') return { kind: 'none' };
+  if (/^\d+$/.test(v)) return { kind: 'fixed', ns: Number(v) };
+  throw new UsageError('--clock must be wall, none, or a number of nanoseconds per stop');
+}
+
+async function serve(argv: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    strict: true,
+    options: {
+      host: { type: 'string', default: '127.0.0.1' },
+      port: { type: 'string' },
+      stdio: { type: 'boolean', default: false },
+      serial: { type: 'string' },
+      baud: { type: 'string' },
+      cpus: { type: 'string' },
+      seed: { type: 'string' },
+      wire: { type: 'string', default: 'modern' },
+      elf: { type: 'string' },
+      clock: { type: 'string' },
+      trace: { type: 'boolean', default: false },
+    },
+  });
+  const wire = values.wire;
+  if (wire !== 'modern' && wire !== 'kgdb') throw new UsageError('--wire must be modern or kgdb');
+  if (values.stdio && values.serial) throw new UsageError('--stdio and --serial are exclusive');
+  const cpus = intOpt(values.cpus, 'cpus', 4, 1, 256);
+  const seed = intOpt(values.seed, 'seed', 1, 0, 0xffffffff);
+  const port = intOpt(values.port, 'port', 2331, 0, 65535);
+  const baud = intOpt(values.baud, 'baud', 115200, 50, 4_000_000);
+  const clock = parseClock(values.clock);
+  const image = buildKernelImage();
+  const elfPath = values.elf ?? join(tmpdir(), 'kgdb-sim', 'vmlinux');
+  mkdirSync(join(elfPath, '..'), { recursive: true });
+  writeFileSync(elfPath, writeElf(image));
+  const sim = startServer({ image, cpus, seed, clock, wire: wire as ProfileName, log });
+  const session = {
+    profile: wire as ProfileName,
+    trace: values.trace ? (dir: string, text: string) => log(`${dir === 'recv' ? '<-' : '->'} ${text}`) : undefined,
+  };
+
+  if (values.stdio) {
+    log(`kgdb-sim: ${cpus}-CPU machine on stdio (${wire} wire); symbols: ${elfPath}`);
+    const s = serveStdio(sim.target, { session: { ...session, log } });
+    const reason = await s.ended;
+    sim.stop();
+    log(`kgdb-sim: session ended (${reason})`);
+    return 0;
+  }
+  if (values.serial) {
+    await serveSerial(sim.target, { path: values.serial, baudRate: baud, session, log });
+    log(`kgdb-sim: ${cpus}-CPU machine on serial line ${values.serial} at ${baud} baud (${wire} wire)`);
+    log(`Connect with:  gdb ${elfPath} -ex 'set serial baud ${baud}' -ex 'target remote ${values.serial}'`);
+    return await new Promise<number>(() => {});
+  }
+  const server = await serveTcp(sim.target, { host: values.host, port, session, log });
+  process.stdout.write(
+    `kgdb-sim: serving a ${cpus}-CPU machine on ${server.host}:${server.port} (${wire} wire, seed ${seed})\n` +
+      `Connect with:  gdb ${elfPath} -ex 'target remote ${server.host}:${server.port}'\n`,
+  );
+  const shutdown = (): void => {
+    void server.close().then(() => process.exit(0));
+  };
+  process.on('SIGINT', shutdown);
+  process.on('SIGTERM', shutdown);
+  return await new Promise<number>(() => {});
+}
+
+function elf(argv: string[]): number {
+  const { values } = parseArgs({ args: argv, strict: true, options: { output: { type: 'string', short: 'o' } } });
+  if (!values.output) throw new UsageError('elf needs -o PATH');
+  writeFileSync(values.output, writeElf(buildKernelImage()));
+  return 0;
+}
+
+async function main(): Promise<number> {
+  const [cmd, ...rest] = process.argv.slice(2);
+  try {
+    switch (cmd) {
+      case 'serve':
+        return await serve(rest);
+      case 'elf':
+        return elf(rest);
+      case 'run':
+        return runCommand(rest, { parseDuration, intOpt, UsageError });
+      case 'bench': {
+        const { benchCommand } = await import('./bench/index.js');
+        return await benchCommand(rest);
+      }
+      case undefined:
+      case 'help':
+      case '--help':
+      case '-h':
+        process.stdout.write(USAGE);
+        return cmd === undefined ? 2 : 0;
+      default:
+        throw new UsageError(`unknown command "${cmd}"`);
+    }
+  } catch (e) {
+    if (e instanceof UsageError || (e instanceof TypeError && 'code' in e && String(e.code).startsWith('ERR_PARSE_ARGS'))) {
+      process.stderr.write(`kgdb-sim: ${e.message}\n${USAGE}`);
+      return 2;
+    }
+    process.stderr.write(`kgdb-sim: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+    return 1;
+  }
+}
+
+void main().then((code) => {
+  process.exitCode = code;
+});
