@@ -3,7 +3,6 @@
 // prologue every function starts with.
 
 import { Asm, qword, dword, rbp, rsp, type Mem, type Reg } from './asm.js';
-import { FORMS_BY_MNEMONIC } from '../target/x86/opcodes.js';
 
 /** The sections a kernel module contributes to. */
 export interface Sections {
@@ -38,11 +37,5 @@ export function cstring(k: Sections, name: string, s: string): void {
 
 /** lidt [reg]: load the IDT register from a 10-byte descriptor (limit16, base64). */
 export function lidt(a: Asm, reg: Reg): void {
-  if (FORMS_BY_MNEMONIC.has('lidt')) {
-    a.insn('lidt', [qword(reg, 0)]);
-    return;
-  }
-  // 0F 01 /3 with mod=00 and rm=reg (only the plain [reg] form: no SIB/disp registers)
-  if (reg.n === 4 || reg.n === 5 || reg.n >= 8) throw new Error('lidt fallback supports [rax]..[rdi] except rsp/rbp');
-  a.bytes([0x0f, 0x01, 0x18 | reg.n]);
+  a.lidt(qword(reg, 0));
 }

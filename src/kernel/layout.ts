@@ -57,7 +57,7 @@ export const PCPU = {
   apic_timer_irqs: 0x28,
   /** u64: context switches done on this CPU (Linux `rq->nr_switches`). */
   nr_switches: 0x30,
-  /** u64: tasks this CPU pulled from other CPUs' run queues. */
+  /** u64: tasks that came to this CPU from another one (wakeup placement or idle pull). */
   nr_migrations: 0x38,
 
   // struct rq (embedded): protected by rq_lock, always taken with interrupts off
@@ -107,7 +107,7 @@ export const TASK_STRUCT_SIZE = 1 << TASK_STRUCT_SHIFT; // 128
 export const TASK_COMM_LEN = 16;
 
 export const TASK = {
-  /** u64: TASK_RUNNING / TASK_INTERRUPTIBLE / TASK_UNINTERRUPTIBLE / TASK_DEAD / TASK_NEW. */
+  /** u64: TASK_RUNNING / TASK_INTERRUPTIBLE / TASK_UNINTERRUPTIBLE / TASK_DEAD / TASK_WAKING / TASK_NEW. */
   state: 0x00,
   /** u64: lowest address of the task's kernel stack (THREAD_SIZE bytes). */
   stack: 0x08,
@@ -135,6 +135,8 @@ export const TASK = {
   stime: 0x60,
   /** u32: ticks left in the current time slice. */
   time_slice: 0x68,
+  /** u32: times the task moved to another CPU (woken elsewhere, or pulled by an idle CPU). */
+  nr_migrations: 0x6c,
   /** u64: thread function and its argument (kernel threads). */
   thread_fn: 0x70,
   thread_arg: 0x78,
@@ -144,6 +146,9 @@ export const TASK_RUNNING = 0;
 export const TASK_INTERRUPTIBLE = 1;
 export const TASK_UNINTERRUPTIBLE = 2;
 export const TASK_DEAD = 0x40;
+/** Claimed by a waker (wake_up_process), about to be queued. */
+export const TASK_WAKING = 0x200;
+/** Created by kernel_thread(), not yet woken for the first time. */
 export const TASK_NEW = 0x800;
 
 export const PF_IDLE = 0x2;

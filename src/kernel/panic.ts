@@ -5,7 +5,7 @@
 // with interrupts off. Other CPUs are not stopped (Linux would stop them
 // with an IPI; here the debugger's NMI roundup holds them instead).
 
-import { eax, r8, r9, rax, rbp, rcx, rdi, rdx, rsi, dword, qword } from './asm.js';
+import { eax, r8, r9, rcx, rdi, rdx, rsi, dword, qword } from './asm.js';
 import { cstring, fn, gsd, type Sections } from './kbuild.js';
 import { PCPU } from './layout.js';
 
@@ -35,5 +35,4 @@ export function emitPanic(k: Sections): void {
     a.hlt(); // interrupts are off: only an NMI (debugger roundup) wakes us
     a.jmp('.halt');
   });
-  void rax;
 }

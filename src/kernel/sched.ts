@@ -17,13 +17,13 @@
 // switched out while it still runs on its stack.
 
 import {
-  eax, ebx, ecx, edi, edx, r12, r12d, r13, r13d, r14, r15, r8, r9, rax, rbp, rbx, rcx, rdi, rdx, rsi,
+  eax, ebx, ecx, edi, edx, esi, r10, r12, r12d, r13, r13d, r14, r15, r8, r8d, r9, rax, rbp, rbx, rcx, rdi, rdx, rsi,
   dword, qword,
 } from './asm.js';
 import { fn, gsd, gsq, type Sections } from './kbuild.js';
 import {
   MSR, NR_CPUS, NR_TASKS, PCPU, PERCPU_SHIFT, PF_IDLE, PF_KTHREAD, SCHED_TIMESLICE, TASK, TASK_COMM_LEN,
-  TASK_RUNNING, TASK_STRUCT_SIZE, TASK_UNINTERRUPTIBLE, THREAD_SIZE, VECTOR,
+  TASK_RUNNING, TASK_STRUCT_SIZE, TASK_UNINTERRUPTIBLE, TASK_WAKING, THREAD_SIZE, VECTOR,
 } from './layout.js';
 
 
@@ -148,7 +148,6 @@ export function emitSched(k: Sections): void {
     a.mov(rax, r15);
     a.test(rax, rax);
     a.j('e', '.skip');
-    a.inc(gsq(PCPU.nr_migrations));
     a.jmp('.out');
     a.label('.skip');
     a.inc(ebx);
@@ -222,7 +221,12 @@ export function emitSched(k: Sections): void {
     a.cmp(r13, rbx);
     a.j('e', '.finish'); // nothing else to run: keep going
     a.mov(eax, gsd(PCPU.cpu_number));
+    a.cmp(eax, dword(r13, TASK.cpu));
+    a.j('e', '.switch');
+    a.inc(dword(r13, TASK.nr_migrations)); // pulled here from another CPU's queue
+    a.inc(gsq(PCPU.nr_migrations));
     a.mov(dword(r13, TASK.cpu), eax);
+    a.label('.switch');
     a.inc(gsq(PCPU.nr_switches));
     a.mov(rdi, rbx);
     a.mov(rsi, r13);
@@ -268,9 +272,58 @@ export function emitSched(k: Sections): void {
 
   // ------------------------------------------------------------ wakeups and the tick
 
-  // int wake_up_process(struct task_struct *p): make a sleeping (or new)
-  // task runnable on the run queue of the CPU it last ran on. Returns 1 if
-  // it was woken, 0 if it was already running.
+  // int select_task_rq(struct task_struct *p): the CPU a waking task should
+  // run on. Its previous CPU if that one is idle (its cache is warm there);
+  // otherwise the next online idle CPU after it, so a task that wakes up
+  // while its CPU is busy moves instead of waiting (Linux select_idle_sibling);
+  // otherwise its previous CPU, where it waits its turn.
+  fn(a, 'select_task_rq', () => {
+    a.mov(eax, dword(rdi, TASK.cpu)); // prev
+    a.mov(r8d, dword('nr_cpu_ids'));
+    a.lea(r9, qword('per_cpu_area'));
+    a.mov(edx, eax);
+    a.shl(rdx, PERCPU_SHIFT);
+    a.add(rdx, r9);
+    a.mov(rcx, qword(rdx, PCPU.current_task));
+    a.cmp(rcx, qword(rdx, PCPU.idle_task));
+    a.j('ne', '.search');
+    a.cmp(dword(rdx, PCPU.rq_nr_running), 0);
+    a.j('e', '.out');
+    a.label('.search');
+    a.mov(esi, 1);
+    a.label('.loop');
+    a.cmp(esi, r8d);
+    a.j('ae', '.out'); // nobody idle: stay with prev
+    a.lea(ecx, qword({ base: rax, index: rsi }));
+    a.cmp(ecx, r8d);
+    a.j('b', '.in_range');
+    a.sub(ecx, r8d);
+    a.label('.in_range');
+    a.mov(edx, ecx);
+    a.shl(rdx, PERCPU_SHIFT);
+    a.add(rdx, r9);
+    a.cmp(dword(rdx, PCPU.online), 0);
+    a.j('e', '.next');
+    a.mov(r10, qword(rdx, PCPU.current_task));
+    a.cmp(r10, qword(rdx, PCPU.idle_task));
+    a.j('ne', '.next');
+    a.cmp(dword(rdx, PCPU.rq_nr_running), 0);
+    a.j('ne', '.next');
+    a.mov(eax, ecx);
+    a.jmp('.out');
+    a.label('.next');
+    a.inc(esi);
+    a.jmp('.loop');
+    a.label('.out');
+    a.pop(rbp);
+    a.ret();
+  });
+
+  // int wake_up_process(struct task_struct *p) (try_to_wake_up): make a
+  // sleeping or new task runnable. Returns 1 if this call woke it, 0 if it
+  // was running or being woken already. The waker first claims the task by
+  // moving its state to TASK_WAKING with cmpxchg, so two CPUs can never
+  // both queue it; then it picks a CPU and queues the task there.
   fn(a, 'wake_up_process', () => {
     a.push(rbx);
     a.push(r12);
@@ -278,17 +331,30 @@ export function emitSched(k: Sections): void {
     a.pushfq();
     a.cli();
     a.mov(rbx, rdi);
-    a.mov(eax, dword(rbx, TASK.cpu));
-    a.shl(rax, PERCPU_SHIFT);
+    a.xor(r13d, r13d);
+    a.label('.claim');
+    a.mov(rax, qword(rbx, TASK.state));
+    a.cmp(rax, TASK_RUNNING);
+    a.j('e', '.out');
+    a.cmp(rax, TASK_WAKING);
+    a.j('e', '.out');
+    a.mov(ecx, TASK_WAKING);
+    a.lock().cmpxchg(qword(rbx, TASK.state), rcx);
+    a.j('ne', '.claim');
+    a.mov(rdi, rbx);
+    a.call('select_task_rq');
+    a.mov(ecx, eax);
+    a.shl(rcx, PERCPU_SHIFT);
     a.lea(r12, qword('per_cpu_area'));
-    a.add(r12, rax); // rq of p->cpu
+    a.add(r12, rcx); // that CPU's rq
+    a.cmp(eax, dword(rbx, TASK.cpu));
+    a.j('e', '.lock');
+    a.mov(dword(rbx, TASK.cpu), eax); // moved at wakeup
+    a.inc(dword(rbx, TASK.nr_migrations));
+    a.lock().inc(qword(r12, PCPU.nr_migrations));
+    a.label('.lock');
     a.lea(rdi, qword(r12, PCPU.rq_lock));
     a.call('_raw_spin_lock');
-    a.xor(eax, eax);
-    a.cmp(qword(rbx, TASK.state), TASK_RUNNING);
-    a.j('e', '.unlock');
-    a.cmp(dword(rbx, TASK.on_rq), 0);
-    a.j('ne', '.unlock');
     a.mov(qword(rbx, TASK.state), TASK_RUNNING);
     a.mov(rdi, r12);
     a.mov(rsi, rbx);
@@ -296,19 +362,18 @@ export function emitSched(k: Sections): void {
     // check_preempt_curr(): an idle CPU should switch to it right away
     a.mov(rax, qword(r12, PCPU.current_task));
     a.cmp(rax, qword(r12, PCPU.idle_task));
-    a.j('ne', '.woken');
+    a.j('ne', '.queued');
     a.mov(dword(r12, PCPU.need_resched), 1);
     a.cmp(r12, gsq(PCPU.this_cpu_off));
-    a.j('e', '.woken');
+    a.j('e', '.queued');
     a.mov(edi, dword(rbx, TASK.cpu));
-    a.call('smp_send_reschedule'); // it is another CPU, maybe halted: kick it
-    a.label('.woken');
-    a.mov(eax, 1);
-    a.label('.unlock');
-    a.mov(r13, rax);
+    a.call('smp_send_reschedule'); // another CPU, maybe halted in hlt: kick it
+    a.label('.queued');
     a.lea(rdi, qword(r12, PCPU.rq_lock));
     a.call('_raw_spin_unlock');
-    a.mov(rax, r13);
+    a.mov(r13d, 1);
+    a.label('.out');
+    a.mov(eax, r13d);
     a.popfq();
     a.pop(r13);
     a.pop(r12);

@@ -3,7 +3,7 @@
 // written (Memory invalidates page.code on any write to it).
 
 import { CpuFault, VEC_UD } from './fault.js';
-import type { Memory } from './memory.js';
+import type { Block, Memory, Page } from './memory.js';
 import { decode } from './x86/decoder.js';
 import { compile } from './x86/exec/index.js';
 import type { BoundInstr, Instr } from './x86/instr.js';
@@ -36,4 +36,35 @@ export function decodeAt(mem: Memory, addr: number): BoundInstr {
     page.code[off] = bound;
   }
   return bound;
+}
+
+/** Instructions that end a block: control transfers, and anything that may need the run loop's attention. */
+const ENDS_BLOCK = new Set([
+  'jcc', 'jmp', 'call', 'ret', 'iretq', 'int3', 'ud2', 'hlt', 'sti', 'cli', 'popfq', 'wrmsr', 'mov_to_dr',
+  'mov_to_cr', 'lidt', 'swapgs', '(bad)',
+]);
+/** Instructions that must start a block, so the retired count (TSC) is exact when they run. */
+const STARTS_BLOCK = new Set(['rdtsc', 'rdmsr']);
+const MAX_BLOCK = 64;
+
+/** Decode the block that starts at addr (on page `page`), caching it when it stays inside the page. */
+export function blockAt(mem: Memory, page: Page, addr: number): Block {
+  const ins: BoundInstr[] = [];
+  let a = addr;
+  let cacheable = true;
+  for (;;) {
+    const i = decodeAt(mem, a);
+    if (ins.length > 0 && STARTS_BLOCK.has(i.mnemonic)) break;
+    ins.push(i);
+    if ((a & 4095) + i.len > 4096) cacheable = false;
+    if (ENDS_BLOCK.has(i.mnemonic) || ins.length >= MAX_BLOCK || STARTS_BLOCK.has(i.mnemonic)) break;
+    a = i.next;
+    if (Math.floor(a / 4096) !== page.vpn) break;
+  }
+  const block: Block = { ins };
+  if (cacheable) {
+    if (page.blocks === null) page.blocks = new Array<Block | undefined>(4096);
+    page.blocks[addr & 4095] = block;
+  }
+  return block;
 }

@@ -18,9 +18,9 @@ import { Cpu, type CpuHost } from './cpu.js';
 import { DR6_BS, DR6_FIXED } from './debugregs.js';
 import { EventQueue } from './events.js';
 import { CpuFault, VEC_BP, VEC_DB, VEC_DF, VEC_NMI, VEC_PF, VEC_UD } from './fault.js';
-import { Memory } from './memory.js';
+import { type Block, Memory } from './memory.js';
 import { Rng } from './rng.js';
-import { decodeAt } from './decode-cache.js';
+import { blockAt, decodeAt } from './decode-cache.js';
 import { FL_IF, FL_RF, FL_TF } from './x86/flags.js';
 import type { BoundInstr } from './x86/instr.js';
 
@@ -461,25 +461,47 @@ export class Machine {
     return c.retired - start;
   }
 
-  /** The hot loop: no debug features active, no interrupt shadow. */
+  /**
+   * The hot loop: no debug features active, no interrupt shadow. Runs cached
+   * straight-line blocks; RIP is only stored before a block's last instruction
+   * (the only one that may read or change it) or when the loop must stop early.
+   */
   private runFast(c: Cpu, end: number): void {
     const mem = this.mem;
-    let startRip = c.rip;
-    let ins: BoundInstr | undefined;
+    let blk: Block | undefined;
+    let i = 0;
     try {
       while (c.retired < end) {
-        startRip = c.rip;
-        const page = mem.fetchPage(startRip);
-        const code = page.code;
-        ins = code === null ? undefined : code[startRip & 4095];
-        if (ins === undefined) ins = decodeAt(mem, startRip);
-        c.rip = ins.next;
-        ins.exec(c);
-        c.retired++;
+        blk = undefined;
+        i = 0;
+        const rip = c.rip;
+        const page = mem.fetchPage(rip);
+        const blocks = page.blocks;
+        blk = blocks === null ? undefined : blocks[rip & 4095];
+        if (blk === undefined) blk = blockAt(mem, page, rip);
+        const list = blk.ins;
+        const n = list.length - 1;
+        for (; i < n; i++) {
+          list[i].exec(c);
+          if (c.attention) {
+            c.rip = list[i].next;
+            c.retired += i + 1;
+            return;
+          }
+        }
+        const last = list[n];
+        c.rip = last.next;
+        last.exec(c);
+        c.retired += n + 1;
         if (c.attention) return;
       }
     } catch (e) {
-      this.fault(c, e, startRip);
+      if (blk === undefined) {
+        this.fault(c, e, c.rip);
+      } else {
+        c.retired += i;
+        this.fault(c, e, blk.ins[i].addr);
+      }
     }
   }
 

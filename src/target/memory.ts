@@ -14,11 +14,18 @@ export const PERM_R = 1, PERM_W = 2, PERM_X = 4;
 export const PERM_RW = PERM_R | PERM_W;
 export const PERM_RX = PERM_R | PERM_X;
 
+/** A run of instructions with no control transfer before the last one. */
+export interface Block {
+  readonly ins: readonly BoundInstr[];
+}
+
 export class Page {
   readonly data = new Uint8Array(PAGE_SIZE);
   readonly view = new DataView(this.data.buffer);
   /** Decoded instructions by page offset; null when nothing has been decoded here. */
   code: Array<BoundInstr | undefined> | null = null;
+  /** Straight-line blocks of decoded instructions by start offset (the run loop's cache). */
+  blocks: Array<Block | undefined> | null = null;
   constructor(
     readonly vpn: number,
     public perms: number,
@@ -99,12 +106,13 @@ export class Memory {
   private writable(addr: number): Page {
     const p = this.pageAt(addr);
     if (p === undefined || (p.perms & PERM_W) === 0) this.fault(addr, true, false, p !== undefined);
-    if (p.code !== null) this.invalidate(p);
+    if (p.code !== null || p.blocks !== null) this.invalidate(p);
     return p;
   }
 
   private invalidate(p: Page): void {
     p.code = null;
+    p.blocks = null;
     this.onCodeWrite(p);
   }
 
@@ -248,7 +256,7 @@ export class Memory {
       const off = a & 4095;
       const n = Math.min(bytes.length - done, PAGE_SIZE - off);
       p.data.set(bytes.subarray(done, done + n), off);
-      if (p.code !== null) this.invalidate(p);
+      if (p.code !== null || p.blocks !== null) this.invalidate(p);
       done += n;
     }
     return true;

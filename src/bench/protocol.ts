@@ -1,0 +1,204 @@
+// Protocol benchmarks: the shared harness (../shared/bench rspbench.py and
+// gdbbench.sh) run against this stub and against gdbserver 13 in the same
+// run, interleaved, so the ratios compare like with like; plus the time from a
+// breakpoint hit to the stop reply with 4, 64 and 256 CPUs rounded up.
+
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { existsSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { buildKernelImage } from '../kernel/image.js';
+import { symbolAddr } from '../kernel/link.js';
+import { startServer } from '../server.js';
+import { canon } from '../system.js';
+
+export interface ProtocolFigure {
+  name: string;
+  unit: string;
+  ours: number;
+  peer: number | null;
+  /** true when a higher value is better (rates) */
+  higherIsBetter: boolean;
+}
+
+export interface ProtocolFigures {
+  rounds: number;
+  figures: ProtocolFigure[];
+  roundup: Array<{ cpus: number; ms: number }>;
+}
+
+const root = fileURLToPath(new URL('../..', import.meta.url));
+const benchDir = join(root, '..', 'shared', 'bench');
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length === 0 ? NaN : s.length % 2 ? s[(s.length - 1) >> 1] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+}
+
+async function waitFor(proc: ChildProcess, re: RegExp, ms: number): Promise<RegExpExecArray> {
+  return new Promise((resolve, reject) => {
+    let buf = '';
+    const t = setTimeout(() => reject(new Error(`timed out waiting for ${re} in: ${buf.slice(-500)}`)), ms);
+    const on = (d: Buffer): void => {
+      buf += d.toString();
+      const m = re.exec(buf);
+      if (m) {
+        clearTimeout(t);
+        resolve(m);
+      }
+    };
+    proc.stdout?.on('data', on);
+    proc.stderr?.on('data', on);
+    proc.once('exit', (code) => reject(new Error(`exited (${code}) before ${re}: ${buf.slice(-500)}`)));
+  });
+}
+
+async function freePort(): Promise<number> {
+  const net = await import('node:net');
+  return new Promise((resolve) => {
+    const s = net.createServer().listen(0, '127.0.0.1', () => {
+      const p = (s.address() as { port: number }).port;
+      s.close(() => resolve(p));
+    });
+  });
+}
+
+interface Started {
+  port: number;
+  addr: string;
+  proc: ChildProcess;
+}
+
+async function startOurs(): Promise<Started> {
+  const proc = spawn(process.execPath, [join(root, 'dist', 'cli.js'), 'serve', '--port', '0', '--cpus', '4'], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const m = await waitFor(proc, /on 127\.0\.0\.1:(\d+)/, 30_000);
+  const image = buildKernelImage();
+  // 1 MiB of mapped kernel memory: the image is laid out contiguously from .text.
+  const addr = '0x' + BigInt.asUintN(64, BigInt(canon(symbolAddr(image, 'startup_64')) & ~0xfff)).toString(16);
+  return { port: Number(m[1]), addr, proc };
+}
+
+async function startGdbserver(memtarget: string, blob: string): Promise<Started> {
+  const port = await freePort();
+  const proc = spawn('gdbserver', [`127.0.0.1:${port}`, memtarget], { stdio: ['ignore', 'pipe', 'pipe'] });
+  await waitFor(proc, /Listening on port/, 30_000);
+  return { port, addr: blob, proc };
+}
+
+function stop(s: Started): void {
+  s.proc.kill('SIGKILL');
+}
+
+function rspbench(port: number, addr: string, quick: boolean): Record<string, { median: number }> {
+  const out = execFileSync(
+    'python3',
+    [join(benchDir, 'rspbench.py'), '--port', String(port), '--addr', addr, '--n', quick ? '500' : '2000', '--repeats', '3',
+      '--latency-packets', 'qC', '--step-packet', 'vCont;s:{tid};c', '--end', 'close', '--compact'],
+    { timeout: 300_000, maxBuffer: 1 << 24 },
+  ).toString();
+  const j = JSON.parse(out) as { figures: Record<string, { median: number }> };
+  return j.figures;
+}
+
+function gdbbench(port: number, addr: string, end: string): Record<string, number> {
+  const out = execFileSync('bash', [join(benchDir, 'gdbbench.sh'), '--port', String(port), '--addr', addr, '--iters', '20', '--steps', '1000', '--end', end], {
+    timeout: 300_000,
+    maxBuffer: 1 << 24,
+  }).toString();
+  const j = JSON.parse(out) as { phases: Record<string, number> };
+  return j.phases;
+}
+
+/** Wall time from a breakpoint hit (the int3 reaching the debug core) to the stop being reported. */
+async function roundupMs(cpus: number): Promise<number> {
+  const image = buildKernelImage();
+  const sim = startServer({ image, cpus, seed: 1, clock: { kind: 'none' }, wire: 'modern', log: () => {}, paced: false });
+  const m = sim.machine;
+  m.run(50_000_000); // boot
+  sim.target.haltReason();
+  const samples: number[] = [];
+  for (let i = 0; i < 5; i++) {
+    let hit = 0;
+    const inner = m.interceptor!;
+    m.interceptor = (cpu, v, dr6) => {
+      if (v === 3 && hit === 0) hit = performance.now();
+      return inner(cpu, v, dr6);
+    };
+    sim.target.insertBreakpoint('sw', BigInt.asUintN(64, symbolAddr(image, 'counter_inc')), 1);
+    const stopped = new Promise<number>((resolve) => sim.target.attach(() => resolve(performance.now())));
+    sim.target.resume([{ kind: 'continue', thread: -1 }]);
+    const t = await stopped;
+    m.interceptor = inner;
+    sim.target.removeBreakpoint('sw', BigInt.asUintN(64, symbolAddr(image, 'counter_inc')), 1);
+    if (hit > 0) samples.push(t - hit);
+  }
+  sim.stop();
+  return median(samples);
+}
+
+export async function protocolBenchmarks(o: { quick: boolean; log: (s: string) => void }): Promise<ProtocolFigures> {
+  if (!existsSync(join(benchDir, 'rspbench.py'))) throw new Error(`shared bench harness not found at ${benchDir}`);
+  try {
+    execFileSync('gdbserver', ['--version']);
+  } catch {
+    throw new Error('gdbserver is not installed (apt-get install -y gdbserver)');
+  }
+  const dir = mkdtempSync(join(tmpdir(), 'kgdb-sim-bench-'));
+  const memtarget = join(dir, 'memtarget');
+  execFileSync('gcc', ['-O1', '-no-pie', '-DBLOB_FILE="/usr/bin/gdb"', '-o', memtarget, join(benchDir, 'memtarget.c')]);
+  const nm = execFileSync('nm', [memtarget]).toString();
+  const blob = '0x' + (/^([0-9a-f]+) [DdBb] blob$/m.exec(nm)?.[1] ?? '0');
+  const rounds = o.quick ? 1 : 3;
+  const ours: Array<Record<string, number>> = [];
+  const peer: Array<Record<string, number>> = [];
+  for (let r = 0; r < rounds; r++) {
+    for (const who of ['ours', 'peer'] as const) {
+      o.log(`bench: protocol round ${r + 1}/${rounds}: ${who === 'ours' ? 'kgdb-sim' : 'gdbserver'} (raw)`);
+      let s = who === 'ours' ? await startOurs() : await startGdbserver(memtarget, blob);
+      const figs = rspbench(s.port, s.addr, o.quick);
+      stop(s);
+      o.log(`bench: protocol round ${r + 1}/${rounds}: ${who === 'ours' ? 'kgdb-sim' : 'gdbserver'} (gdb)`);
+      s = who === 'ours' ? await startOurs() : await startGdbserver(memtarget, blob);
+      const phases = gdbbench(s.port, s.addr, who === 'ours' ? 'detach' : 'kill');
+      stop(s);
+      const row: Record<string, number> = {
+        qc: figs.latency_qC?.median ?? NaN,
+        step: figs.step_rate?.median ?? NaN,
+        z0: figs.z0_pair_rate?.median ?? NaN,
+        mem: figs.mem_read?.median ?? NaN,
+        g: figs.g_rate?.median ?? NaN,
+        stepi: phases.stepi ?? NaN,
+        dump: phases.dump ?? NaN,
+      };
+      (who === 'ours' ? ours : peer).push(row);
+    }
+  }
+  const fig = (name: string, key: string, unit: string, higherIsBetter: boolean): ProtocolFigure => ({
+    name,
+    unit,
+    ours: median(ours.map((x) => x[key])),
+    peer: median(peer.map((x) => x[key])),
+    higherIsBetter,
+  });
+  const roundup: ProtocolFigures['roundup'] = [];
+  for (const n of [4, 64, 256]) {
+    o.log(`bench: roundup with ${n} CPUs`);
+    roundup.push({ cpus: n, ms: await roundupMs(n) });
+  }
+  return {
+    rounds,
+    figures: [
+      fig('raw qC round trip', 'qc', 'us', false),
+      fig('raw single steps', 'step', 'steps/s', true),
+      fig('raw Z0+z0 pairs', 'z0', 'pairs/s', true),
+      fig('raw g reads', 'g', 'reads/s', true),
+      fig('raw 1 MiB m read', 'mem', 'MiB/s', true),
+      fig('gdb stepi 1000', 'stepi', 's', false),
+      fig('gdb dump binary memory 1 MiB', 'dump', 's', false),
+    ],
+    roundup,
+  };
+}
