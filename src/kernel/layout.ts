@@ -102,8 +102,8 @@ export const PCPU = {
  * `task_table[0 .. nr_tasks)` with pid = index + 1; the idle tasks live in
  * `idle_tasks[cpu]` with pid 0 ("swapper/N") and are never on a run queue.
  */
-export const TASK_STRUCT_SHIFT = 7;
-export const TASK_STRUCT_SIZE = 1 << TASK_STRUCT_SHIFT; // 128
+export const TASK_STRUCT_SHIFT = 8;
+export const TASK_STRUCT_SIZE = 1 << TASK_STRUCT_SHIFT; // 256 (0x90..0x100 reserved)
 export const TASK_COMM_LEN = 16;
 
 export const TASK = {
@@ -140,6 +140,10 @@ export const TASK = {
   /** u64: thread function and its argument (kernel threads). */
   thread_fn: 0x70,
   thread_arg: 0x78,
+  /** u64: times the task was switched in (Linux sched_info.pcount). */
+  pcount: 0x80,
+  /** u64: jiffies when it was last switched in (Linux sched_info.last_arrival). */
+  last_arrival: 0x88,
 } as const;
 
 export const TASK_RUNNING = 0;

@@ -228,6 +228,9 @@ export function emitSched(k: Sections): void {
     a.mov(dword(r13, TASK.cpu), eax);
     a.label('.switch');
     a.inc(gsq(PCPU.nr_switches));
+    a.inc(qword(r13, TASK.pcount));
+    a.mov(rax, qword('jiffies'));
+    a.mov(qword(r13, TASK.last_arrival), rax);
     a.mov(rdi, rbx);
     a.mov(rsi, r13);
     a.call('__switch_to'); // returns when some CPU switches back to prev
