@@ -35,7 +35,7 @@ export function startServer(o: ServerOptions): Sim {
   const kernel = new MemoryKernelView(machine.mem, o.image, o.cpus);
   const core = new DebugCore(machine, { log: (l) => o.log(l) });
   const runner = new Runner(machine, core, o.paced ?? true);
-  const target = new GdbTarget({ machine, core, runner, kernel });
+  const target = new GdbTarget({ machine, core, runner, kernel, numbering: o.wire === 'kgdb' ? 'linux' : 'modern' });
   runner.kick();
   return { machine, core, runner, kernel, target, stop: () => runner.stop() };
 }

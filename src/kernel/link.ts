@@ -47,6 +47,8 @@ export interface LinkInput {
   out: AsmOutput;
   /** .bss: no file contents, only a size (the assembler's zero bytes are dropped). */
   nobits?: boolean;
+  /** Place the section here (page aligned, not below the previous section) instead of right after it. */
+  addr?: bigint;
 }
 
 export class LinkError extends Error {}
@@ -71,6 +73,11 @@ export function link(inputs: LinkInput[], opts: { base?: bigint; entry?: string 
   const placed: { input: LinkInput; sec: ImageSection }[] = [];
   for (const input of inputs) {
     addr = alignUp(addr, PAGE_SIZE);
+    if (input.addr !== undefined) {
+      if (input.addr < addr || input.addr % BigInt(PAGE_SIZE) !== 0n)
+        throw new LinkError(`${input.name}: cannot be placed at 0x${input.addr.toString(16)}`);
+      addr = input.addr;
+    }
     const size = input.out.bytes.length;
     if (input.nobits) {
       if (input.out.relocs.length > 0) throw new LinkError(`${input.name}: relocations in a NOBITS section`);

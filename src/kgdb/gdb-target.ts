@@ -15,7 +15,9 @@ import {
   targetXml, writeCpuReg,
 } from './regs.js';
 import type { Runner } from './runner.js';
-import { type KernelView, resolveThread, shadowOf, type TaskView, threadOfCpu, isShadow } from './threads.js';
+import {
+  type KernelView, resolveThread, shadowOf, type ShadowNumbering, type TaskView, threadOfCpu, isShadow,
+} from './threads.js';
 import type { HwBreakpoints } from './hw-hooks.js';
 
 export interface GdbTargetOptions {
@@ -25,6 +27,8 @@ export interface GdbTargetOptions {
   kernel: KernelView;
   hw?: HwBreakpoints;
   monitor?: (cmd: string) => string | undefined;
+  /** Shadow thread ids: positive (modern) or Linux's -cpu-2 (kgdb wire profile). */
+  numbering?: ShadowNumbering;
 }
 
 export class GdbTarget implements Target {
@@ -42,8 +46,10 @@ export class GdbTarget implements Target {
   /** A stop that completed with no debugger listening (e.g. kgdb_breakpoint before gdb connected). */
   private unreported: Entry | null = null;
   private lastStop: StopEvent | null = null;
+  private readonly numbering: ShadowNumbering;
 
   constructor(o: GdbTargetOptions) {
+    this.numbering = o.numbering ?? 'modern';
     this.machine = o.machine;
     this.core = o.core;
     this.runner = o.runner;
@@ -79,6 +85,10 @@ export class GdbTarget implements Target {
   }
 
   haltReason(): StopEvent {
+    // `?` is only sent when a debugger connects: like Linux gdb_cmd_status(),
+    // forget breakpoints a previous debugger may have left behind.
+    this.core.sw.clear();
+    this.hw?.removeAll();
     if (this.core.state !== 'stopped') {
       // A debugger connecting to a running machine stops it (like a break-in).
       const listener = this.onStop;
@@ -104,7 +114,7 @@ export class GdbTarget implements Target {
 
   private eventFor(e: Entry): StopEvent {
     const cpu = this.machine.cpus[e.cpu];
-    const thread = threadOfCpu(e.cpu, this.kernel);
+    const thread = threadOfCpu(e.cpu, this.kernel, this.numbering);
     const ev: StopEvent = { signal: e.signal, thread, expedite: this.expedite(cpu) };
     if (e.swbreakAt !== undefined) ev.reason = { kind: 'swbreak' };
     else if (e.vector !== VEC_BP && e.vector >= 0 && (e.dr6 & 0xf) !== 0 && this.hw) {
@@ -127,12 +137,13 @@ export class GdbTarget implements Target {
   threads(): ThreadInfo[] {
     const n = this.machine.cpus.length;
     const out: ThreadInfo[] = [];
-    for (let c = 0; c < n; c++) out.push({ id: shadowOf(c), extra: this.shadowExtra(c) });
+    for (let c = 0; c < n; c++) out.push({ id: shadowOf(c, this.numbering), extra: this.shadowExtra(c) });
     for (const t of this.kernel.tasks()) if (t.state !== 'dead') out.push({ id: t.pid, extra: taskExtra(t) });
     return out;
   }
 
   private shadowExtra(c: number): string {
+    if (this.numbering === 'linux') return `shadowCPU${c}`; // exactly Linux's text
     const pid = this.kernel.currentPid(c);
     const what = pid > 0 ? `running pid ${pid}` : 'idle';
     const missing = this.core.notResponding.includes(c) ? ', missed roundup' : '';
@@ -141,17 +152,17 @@ export class GdbTarget implements Target {
 
   currentThread(): number {
     const e = this.core.entry;
-    return e ? threadOfCpu(e.cpu, this.kernel) : shadowOf(0);
+    return e ? threadOfCpu(e.cpu, this.kernel, this.numbering) : shadowOf(0, this.numbering);
   }
 
   threadAlive(tid: number): boolean {
-    return resolveThread(tid, this.machine.cpus.length, this.kernel) !== undefined;
+    return resolveThread(tid, this.machine.cpus.length, this.kernel, this.numbering) !== undefined;
   }
 
   // ------------------------------------------------------------ registers
 
   private regsOf(tid: number): { cpu: Cpu } | { task: TaskView } | undefined {
-    const r = resolveThread(tid, this.machine.cpus.length, this.kernel);
+    const r = resolveThread(tid, this.machine.cpus.length, this.kernel, this.numbering);
     if (r === undefined) return undefined;
     return r.kind === 'cpu' ? { cpu: this.machine.cpus[r.cpu] } : { task: r.task };
   }
@@ -262,7 +273,7 @@ export class GdbTarget implements Target {
         }
         continue;
       }
-      const r = resolveThread(a.thread, n, this.kernel);
+      const r = resolveThread(a.thread, n, this.kernel, this.numbering);
       if (r === undefined) return EINVAL;
       if (r.kind === 'sleeping') {
         // A task that is not on a CPU cannot execute an instruction until the
@@ -353,7 +364,7 @@ export class GdbTarget implements Target {
   }
 
   isShadowThread(tid: number): boolean {
-    return isShadow(tid, this.machine.cpus.length);
+    return isShadow(tid, this.machine.cpus.length, this.numbering);
   }
 }
 

@@ -32,12 +32,24 @@ export interface KernelView {
   dmesg(): string;
 }
 
-export function isShadow(tid: number, ncpus: number): boolean {
+/**
+ * How shadow threads are numbered. 'modern': SHADOW_BASE + cpu (positive ids).
+ * 'linux': Linux kgdb's -cpu-2, as the unsigned 32-bit value the wire carries
+ * (CPU0 = 0xfffffffe), for the exact kgdb wire profile.
+ */
+export type ShadowNumbering = 'modern' | 'linux';
+
+export function isShadow(tid: number, ncpus: number, numbering: ShadowNumbering = 'modern'): boolean {
+  if (numbering === 'linux') return tid <= 0xfffffffe && tid > 0xfffffffe - ncpus;
   return tid >= SHADOW_BASE && tid < SHADOW_BASE + ncpus;
 }
 
-export function shadowOf(cpu: number): number {
-  return SHADOW_BASE + cpu;
+export function shadowOf(cpu: number, numbering: ShadowNumbering = 'modern'): number {
+  return numbering === 'linux' ? 0xfffffffe - cpu : SHADOW_BASE + cpu;
+}
+
+export function cpuOfShadow(tid: number, numbering: ShadowNumbering = 'modern'): number {
+  return numbering === 'linux' ? 0xfffffffe - tid : tid - SHADOW_BASE;
 }
 
 /** What a thread id stands for right now. */
@@ -45,8 +57,13 @@ export type ThreadRef =
   | { kind: 'cpu'; cpu: number; task?: TaskView } // live registers of a CPU
   | { kind: 'sleeping'; task: TaskView };
 
-export function resolveThread(tid: number, ncpus: number, view: KernelView): ThreadRef | undefined {
-  if (isShadow(tid, ncpus)) return { kind: 'cpu', cpu: tid - SHADOW_BASE };
+export function resolveThread(
+  tid: number,
+  ncpus: number,
+  view: KernelView,
+  numbering: ShadowNumbering = 'modern',
+): ThreadRef | undefined {
+  if (isShadow(tid, ncpus, numbering)) return { kind: 'cpu', cpu: cpuOfShadow(tid, numbering) };
   if (tid <= 0 || tid >= SHADOW_BASE) return undefined;
   const task = view.tasks().find((t) => t.pid === tid);
   if (task === undefined || task.state === 'dead') return undefined;
@@ -55,7 +72,7 @@ export function resolveThread(tid: number, ncpus: number, view: KernelView): Thr
 }
 
 /** The thread gdb should see as having stopped on a CPU. */
-export function threadOfCpu(cpu: number, view: KernelView): number {
+export function threadOfCpu(cpu: number, view: KernelView, numbering: ShadowNumbering = 'modern'): number {
   const pid = view.currentPid(cpu);
-  return pid > 0 ? pid : shadowOf(cpu);
+  return pid > 0 ? pid : shadowOf(cpu, numbering);
 }
