@@ -7,9 +7,10 @@
 // - worker/0, worker/1 (worker_thread): take demo_lock (a spin lock) in a
 //   loop, bump demo_shared under it, do some work outside it, and now and
 //   then printk and msleep. They contend for the lock across CPUs.
-// - crunch/0, crunch/1 (crunch_thread): never sleep; they keep CPUs busy,
-//   so a task that wakes up often finds its CPU taken and is pulled by an
-//   idle CPU (migration), and the tick has to time-slice.
+// - crunch/0, crunch/1 (crunch_thread): CPU hogs in bursts (~120 ms of work,
+//   longer than a time slice, then 1.5 s of sleep), so a task that wakes up often finds its CPU taken
+//   and is pulled by an idle CPU (migration), and the tick has to time-slice.
+//   The bursts keep a served machine cheap on the host (docs/benchmarks.md).
 
 import {
   eax, ebx, ecx, edi, esi, r12, r13, r14, rax, rbp, rbx, rcx, rdi, rdx, rsi, qword,
@@ -21,11 +22,14 @@ import { PCPU } from './layout.js';
 export const COUNTER_BATCH = 300;
 export const COUNTER_SLEEP_MS = 10;
 /** Iterations of the busy loop inside / outside demo_lock. */
-export const WORKER_HOLD = 200;
-export const WORKER_WORK = 2000;
+export const WORKER_HOLD = 100;
+export const WORKER_WORK = 500;
 /** A worker prints and sleeps every 2^WORKER_REPORT_SHIFT iterations. */
-export const WORKER_REPORT_SHIFT = 7;
+export const WORKER_REPORT_SHIFT = 6;
 export const WORKER_SLEEP_MS = 20;
+/** crunch_thread reports and sleeps CRUNCH_SLEEP_MS after every 2^CRUNCH_BURST_SHIFT rounds (~120 ms of work). */
+export const CRUNCH_BURST_SHIFT = 20;
+export const CRUNCH_SLEEP_MS = 1500;
 
 /** Kernel threads kthreads_init starts, in pid order. */
 export const DEMO_THREADS = [
@@ -118,7 +122,7 @@ export function emitDemo(k: Sections): void {
     a.jmp('.round');
   });
 
-  // int crunch_thread(void *id): a CPU hog (xorshift64 forever)
+  // int crunch_thread(void *id): a CPU hog in bursts (xorshift64)
   fn(a, 'crunch_thread', () => {
     a.push(rbx);
     a.push(r12);
@@ -139,13 +143,15 @@ export function emitDemo(k: Sections): void {
     a.xor(rax, rcx);
     a.mov(qword('crunch_value'), rax);
     a.inc(r12);
-    a.test(r12, 0xfffff);
+    a.test(r12, (1 << CRUNCH_BURST_SHIFT) - 1);
     a.j('ne', '.loop');
     a.mov(rbx, rax);
     a.lea(rdi, qword('crunch_report'));
     a.mov(rsi, r13);
     a.mov(rdx, rax);
     a.call('printk');
+    a.mov(edi, CRUNCH_SLEEP_MS);
+    a.call('msleep');
     a.mov(rax, rbx);
     a.jmp('.loop');
   });

@@ -2,7 +2,7 @@
 // entry_64.S ret_from_fork, kernel/kthread.c, the idle loop).
 
 import {
-  eax, ebx, ecx, edx, dl, r12, r13, r14, r15, rax, rbp, rbx, rcx, rdi, rdx, rsi, rsp, byte, dword, qword,
+  eax, ebp, ebx, ecx, edx, dl, r12, r13, r14, r15, rax, rbp, rbx, rcx, rdi, rdx, rsi, rsp, byte, dword, qword,
 } from './asm.js';
 import { fn, gsd, gsq, type Sections } from './kbuild.js';
 import {
@@ -41,9 +41,11 @@ export function emitProcess(k: Sections): void {
   // ret_from_fork: where a new kernel thread starts (its first __switch_to
   // returns here). rbx = thread function, r12 = its argument, set up by
   // kernel_thread(). Finishes the switch, runs the function, and exits if
-  // it ever returns. Its caller's frame is a zero return address at the top
-  // of the stack, which ends gdb's backtrace.
+  // it ever returns. rbp is cleared right after the prologue: a frame whose
+  // frame pointer is 0 is where gdb's unwinder stops ("outermost"), so a
+  // thread's backtrace ends cleanly at ret_from_fork.
   fn(a, 'ret_from_fork', () => {
+    a.xor(ebp, ebp);
     a.call('schedule_tail');
     a.mov(rdi, r12);
     a.call(rbx);

@@ -78,6 +78,7 @@ export function emitTraps(k: Sections): void {
       args();
       a.lea(rdi, qword(msg));
       a.call('panic');
+      a.ud2(); // panic() does not return (and the return address stays inside this function)
     });
   };
   panicWith('do_divide_error', 'divide_error_msg', () => a.mov(rsi, qword(rdi, PT_REGS.ip)));
