@@ -31,9 +31,28 @@ export interface GdbTargetOptions {
   numbering?: ShadowNumbering;
 }
 
+/** Linux x86-64 kgdb (arch/x86/include/asm/kgdb.h): registers in `g` (NUMREGBYTES = 17*8 + 5*4) and DBG_MAX_REG_NUM. */
+export const LINUX_G_REGS = 22;
+export const LINUX_MAX_REG = 24;
+/**
+ * GDB_ORIG_AX: gdb's amd64-linux architecture (what gdb picks without a
+ * target.xml) writes orig_rax = -1 at every stop (`P39=ffffffffffffffff`) and
+ * gives up on the stop if that fails. Linux answers OK and ignores the value
+ * (dbg_set_reg), and `p39` reads orig_ax.
+ */
+export const LINUX_ORIG_AX = 57;
+/** Register sizes in the kgdb wire mode: the 24 of DBG_MAX_REG_NUM, then no registers (size 0: E22) up to orig_ax. */
+const LINUX_REGISTER_SIZES: readonly number[] = [
+  ...REGISTER_SIZES.slice(0, LINUX_MAX_REG),
+  ...new Array<number>(LINUX_ORIG_AX - LINUX_MAX_REG).fill(0),
+  8,
+];
+
 export class GdbTarget implements Target {
   readonly features: ReadonlyMap<string, string> = new Map([['target.xml', targetXml()]]);
-  readonly registerSizes = REGISTER_SIZES;
+  /** Registers p/P reach; g/G carry the first gRegisterCount of them (Linux layout in the kgdb wire mode). */
+  readonly registerSizes: readonly number[];
+  readonly gRegisterCount: number;
   private readonly machine: Machine;
   private readonly core: DebugCore;
   private readonly runner: Runner;
@@ -50,6 +69,13 @@ export class GdbTarget implements Target {
 
   constructor(o: GdbTargetOptions) {
     this.numbering = o.numbering ?? 'modern';
+    // kgdb wire mode: no target.xml reaches gdb (no qXfer), so gdb assumes its
+    // built-in amd64 layout and rejects a longer `g` ("reply is too long").
+    // Linux's x86-64 block is shorter: g/G = NUMREGBYTES (156 bytes: 16 GPRs,
+    // rip, eflags, cs, ss, ds, es), p/P up to DBG_MAX_REG_NUM (24, adds fs, gs).
+    const linux = this.numbering === 'linux';
+    this.registerSizes = linux ? LINUX_REGISTER_SIZES : REGISTER_SIZES;
+    this.gRegisterCount = linux ? LINUX_G_REGS : REGISTERS.length;
     this.machine = o.machine;
     this.core = o.core;
     this.runner = o.runner;
@@ -168,6 +194,13 @@ export class GdbTarget implements Target {
   }
 
   readRegisters(tid: number): Uint8Array | Errno {
+    const all = this.allRegisters(tid);
+    if (typeof all === 'number' || this.gRegisterCount === REGISTERS.length) return all;
+    return all.slice(0, registerOffset(this.gRegisterCount));
+  }
+
+  /** Every register of the table (the modern `g` block). */
+  private allRegisters(tid: number): Uint8Array | Errno {
     const who = this.regsOf(tid);
     if (who === undefined) return EINVAL;
     const out = new Uint8Array(G_BLOCK_SIZE);
@@ -180,26 +213,33 @@ export class GdbTarget implements Target {
   }
 
   writeRegisters(tid: number, data: Uint8Array): Errno | undefined {
-    if (data.length !== G_BLOCK_SIZE) return EINVAL;
+    const n = this.gRegisterCount;
+    if (data.length !== (n === REGISTERS.length ? G_BLOCK_SIZE : registerOffset(n))) return EINVAL;
     const who = this.regsOf(tid);
     if (who === undefined || !('cpu' in who)) return EINVAL;
     // Validate every register first: all or nothing.
-    for (let i = 0; i < REGISTERS.length; i++)
+    for (let i = 0; i < n; i++)
       if (!writeCpuReg(who.cpu, this.fp[who.cpu.id], i, data, registerOffset(i), true)) return EINVAL;
-    for (let i = 0; i < REGISTERS.length; i++) writeCpuReg(who.cpu, this.fp[who.cpu.id], i, data, registerOffset(i));
+    for (let i = 0; i < n; i++) writeCpuReg(who.cpu, this.fp[who.cpu.id], i, data, registerOffset(i));
     return undefined;
   }
 
   readRegister(tid: number, regno: number): Uint8Array | Errno {
-    if (!Number.isInteger(regno) || regno < 0 || regno >= REGISTERS.length) return EINVAL;
-    const all = this.readRegisters(tid);
+    if (!Number.isInteger(regno) || regno < 0 || regno >= this.registerSizes.length || this.registerSizes[regno] === 0) return EINVAL;
+    if (this.numbering === 'linux' && regno === LINUX_ORIG_AX) {
+      // We keep no pt_regs->orig_ax: a debugger stop is never inside a syscall, so -1.
+      return this.regsOf(tid) === undefined ? EINVAL : new Uint8Array(8).fill(0xff);
+    }
+    const all = this.allRegisters(tid);
     if (typeof all === 'number') return all;
     return all.slice(registerOffset(regno), registerOffset(regno) + REGISTER_SIZES[regno]);
   }
 
   writeRegister(tid: number, regno: number, data: Uint8Array): Errno | undefined {
-    if (!Number.isInteger(regno) || regno < 0 || regno >= REGISTERS.length) return EINVAL;
-    if (data.length !== REGISTER_SIZES[regno]) return EINVAL;
+    if (!Number.isInteger(regno) || regno < 0 || regno >= this.registerSizes.length || this.registerSizes[regno] === 0) return EINVAL;
+    if (data.length !== this.registerSizes[regno]) return EINVAL;
+    // Linux dbg_set_reg(): writes to orig_ax are accepted and ignored.
+    if (this.numbering === 'linux' && regno === LINUX_ORIG_AX) return this.regsOf(tid) === undefined ? EINVAL : undefined;
     const who = this.regsOf(tid);
     if (who === undefined || !('cpu' in who)) return EINVAL;
     if (!writeCpuReg(who.cpu, this.fp[who.cpu.id], regno, data, 0, true)) return EINVAL;

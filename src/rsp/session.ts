@@ -197,7 +197,8 @@ export class Session {
         return typeof r === 'number' ? this.replyError(r) : this.reply(bytesToHex(r));
       }
       case 'writeRegisters': {
-        const total = t.registerSizes.reduce((a, b) => a + b, 0);
+        // G carries the same block as g: the first gRegisterCount registers (default all).
+        const total = t.registerSizes.slice(0, t.gRegisterCount ?? t.registerSizes.length).reduce((a, b) => a + b, 0);
         if (cmd.data.length !== total) return this.replyError(EINVAL);
         return this.replyStatus(t.writeRegisters(this.registerThread(), cmd.data));
       }

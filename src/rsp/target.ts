@@ -53,6 +53,13 @@ export interface Target {
   readonly features: ReadonlyMap<string, string>;
   /** Number of registers in the `g` block and their sizes in bytes, in target.xml order. */
   readonly registerSizes: readonly number[];
+  /**
+   * Optional: how many of the leading registers the `g`/`G` block covers
+   * (default: all of registerSizes). `p`/`P` still reach every register.
+   * Linux x86-64 kgdb's `g` is 156 bytes (16 GPRs, rip, eflags, cs, ss, ds,
+   * es) while `p` also answers fs and gs (registers 22, 23).
+   */
+  readonly gRegisterCount?: number;
 
   /** The session connected: the target is told where to report stops. */
   attach(onStop: (ev: StopEvent) => void): void;
