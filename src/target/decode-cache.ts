@@ -61,10 +61,12 @@ export function blockAt(mem: Memory, page: Page, addr: number): Block {
     a = i.next;
     if (Math.floor(a / 4096) !== page.vpn) break;
   }
-  const block: Block = { ins };
+  const block: Block = { start: addr, ins, valid: true, link0: undefined, link1: undefined };
   if (cacheable) {
     if (page.blocks === null) page.blocks = new Array<Block | undefined>(4096);
     page.blocks[addr & 4095] = block;
+  } else {
+    block.valid = false; // never linked to: it may straddle a page whose writes it would miss
   }
   return block;
 }

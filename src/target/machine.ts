@@ -469,16 +469,33 @@ export class Machine {
   private runFast(c: Cpu, end: number): void {
     const mem = this.mem;
     let blk: Block | undefined;
+    let prev: Block | undefined;
     let i = 0;
     try {
       while (c.retired < end) {
-        blk = undefined;
         i = 0;
         const rip = c.rip;
-        const page = mem.fetchPage(rip);
-        const blocks = page.blocks;
-        blk = blocks === null ? undefined : blocks[rip & 4095];
-        if (blk === undefined) blk = blockAt(mem, page, rip);
+        // Chained successor: the block that followed last time, if still valid.
+        blk = undefined;
+        if (prev !== undefined) {
+          const l0 = prev.link0;
+          if (l0 !== undefined && l0.start === rip && l0.valid) blk = l0;
+          else {
+            const l1 = prev.link1;
+            if (l1 !== undefined && l1.start === rip && l1.valid) blk = l1;
+          }
+        }
+        if (blk === undefined) {
+          const page = mem.fetchPage(rip);
+          const blocks = page.blocks;
+          blk = blocks === null ? undefined : blocks[rip & 4095];
+          if (blk === undefined) blk = blockAt(mem, page, rip);
+          if (prev !== undefined && blk.valid) {
+            // Remember it: slot 0 for the first successor seen, slot 1 for the other.
+            if (prev.link0 === undefined || !prev.link0.valid) prev.link0 = blk;
+            else prev.link1 = blk;
+          }
+        }
         const list = blk.ins;
         const n = list.length - 1;
         for (; i < n; i++) {
@@ -494,6 +511,7 @@ export class Machine {
         last.exec(c);
         c.retired += n + 1;
         if (c.attention) return;
+        prev = blk.valid ? blk : undefined;
       }
     } catch (e) {
       if (blk === undefined) {

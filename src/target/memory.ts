@@ -16,7 +16,13 @@ export const PERM_RX = PERM_R | PERM_X;
 
 /** A run of instructions with no control transfer before the last one. */
 export interface Block {
+  readonly start: number;
   readonly ins: readonly BoundInstr[];
+  /** False once the page it was decoded from has been written. */
+  valid: boolean;
+  /** Successor cache: the blocks that last followed this one (fall-through / taken). */
+  link0: Block | undefined;
+  link1: Block | undefined;
 }
 
 export class Page {
@@ -62,7 +68,11 @@ export class Memory {
     const last = Math.floor((addr + size - 1) / PAGE_SIZE);
     for (let vpn = first; vpn <= last; vpn++) {
       const p = this.pages.get(vpn);
-      if (p) p.perms = perms;
+      if (p) {
+        // Execute permission may have changed: chained blocks must re-check it.
+        if (p.perms !== perms && (p.code !== null || p.blocks !== null)) this.invalidate(p);
+        p.perms = perms;
+      }
       else this.pages.set(vpn, new Page(vpn, perms));
     }
   }
@@ -112,6 +122,7 @@ export class Memory {
 
   private invalidate(p: Page): void {
     p.code = null;
+    if (p.blocks !== null) for (const b of p.blocks) if (b !== undefined) b.valid = false;
     p.blocks = null;
     this.onCodeWrite(p);
   }

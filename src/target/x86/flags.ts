@@ -21,6 +21,7 @@ export const K_SUB = 2; // sub/sbb/cmp/neg (aux = borrow-in)
 export const K_LOGIC = 3; // and/or/xor/test: CF=OF=0, AF=0
 export const K_INC = 4; // inc: as add 1, CF kept (aux = previous CF)
 export const K_DEC = 5; // dec: as sub 1, CF kept (aux = previous CF)
+export const K_SHIFT = 6; // shl/shr/sar by a non-zero count: aux = CF|OF|AF, ZF SF PF from the result
 
 /** PARITY[b] = FL_PF when b has an even number of set bits. */
 export const PARITY = /* @__PURE__ */ (() => {
@@ -104,6 +105,8 @@ export class Flags {
       }
       case K_LOGIC:
         return 0;
+      case K_SHIFT:
+        return this.aux & FL_CF;
       default:
         return this.aux;
     }
@@ -134,6 +137,8 @@ export class Flags {
       case K_SUB:
       case K_DEC:
         return this.msb((this.a0 ^ this.b0) & (this.a0 ^ this.r0), (this.a1 ^ this.b1) & (this.a1 ^ this.r1)) < 0;
+      case K_SHIFT:
+        return (this.aux & FL_OF) !== 0;
       default:
         return false;
     }
@@ -149,7 +154,8 @@ export class Flags {
     const k = this.k;
     if (k === K_FIXED) return this.aux;
     let v = this.carry() | PARITY[this.r0 & 0xff];
-    if (k !== K_LOGIC) v |= (this.a0 ^ this.b0 ^ this.r0) & FL_AF;
+    if (k === K_SHIFT) v |= this.aux & FL_AF;
+    else if (k !== K_LOGIC) v |= (this.a0 ^ this.b0 ^ this.r0) & FL_AF;
     if (this.zero()) v |= FL_ZF;
     if (this.sign()) v |= FL_SF;
     if (this.overflow()) v |= FL_OF;

@@ -12,7 +12,7 @@
 import type { Cpu } from '../../cpu.js';
 import { CpuFault, VEC_BP, gp, ud } from '../../fault.js';
 import { RAX, RCX, RSP, RBP, type ExecFn, type Instr, type OpSize } from '../instr.js';
-import { K_SUB } from '../flags.js';
+import { K_SHIFT, K_SUB } from '../flags.js';
 import { FORMS, type Form, type OpKind } from '../opcodes.js';
 import {
   compileDiv, compileXadd, compileImul2, compileMul1, compileShift, compileUnary, srcGet, srcGet64,
@@ -91,6 +91,66 @@ function unary(ins: Instr, form: Form): ExecFn | undefined {
   return compileUnary(ins.mnemonic, form.size, dst);
 }
 
+/**
+ * shl/shr/sar of a 64-bit register by a constant 1..63: the hottest shift form
+ * (hashes, bit fields). Flags are recorded lazily (K_SHIFT: CF/OF/AF computed
+ * here with two bit operations, ZF/SF/PF derived from the result when read),
+ * with the same values the general path gives (checked by the host fixtures).
+ */
+function shiftReg64Imm(name: string, n: number, c: number): ExecFn | undefined {
+  if (c === 0 || (name !== 'shl' && name !== 'shr' && name !== 'sar')) return undefined;
+  const i = 2 * n;
+  const AF = 0x10, OF = 0x800;
+  if (name === 'shl') {
+    if (c < 32) {
+      const d = 32 - c;
+      return (cpu) => {
+        const r = cpu.r;
+        const a0 = r[i], a1 = r[i + 1];
+        const hi = (a1 << c) | (a0 >>> d), lo = a0 << c;
+        const cf = (a1 >>> d) & 1; // bit 64-c of the operand
+        r[i] = lo;
+        r[i + 1] = hi;
+        const f = cpu.flags;
+        f.k = K_SHIFT; f.sz = 8; f.r0 = lo; f.r1 = hi;
+        f.aux = cf | ((hi >>> 31) ^ cf ? OF : 0) | AF;
+      };
+    }
+    const e = c - 32;
+    return (cpu) => {
+      const r = cpu.r;
+      const a0 = r[i];
+      const hi = a0 << e;
+      const cf = e === 0 ? r[i + 1] & 1 : (a0 >>> (32 - e)) & 1;
+      r[i] = 0;
+      r[i + 1] = hi;
+      const f = cpu.flags;
+      f.k = K_SHIFT; f.sz = 8; f.r0 = 0; f.r1 = hi;
+      f.aux = cf | ((hi >>> 31) ^ cf ? OF : 0) | AF;
+    };
+  }
+  const ar = name === 'sar';
+  return (cpu) => {
+    const r = cpu.r;
+    const a0 = r[i], a1 = r[i + 1];
+    let lo: number, hi: number, cf: number;
+    if (c < 32) {
+      lo = (a0 >>> c) | (a1 << (32 - c));
+      hi = ar ? a1 >> c : (a1 >>> c) | 0;
+      cf = (a0 >>> (c - 1)) & 1;
+    } else {
+      lo = ar ? a1 >> (c - 32) : (a1 >>> (c - 32)) | 0;
+      hi = ar ? a1 >> 31 : 0;
+      cf = c === 32 ? a0 >>> 31 : (a1 >>> (c - 33)) & 1;
+    }
+    r[i] = lo;
+    r[i + 1] = hi;
+    const f = cpu.flags;
+    f.k = K_SHIFT; f.sz = 8; f.r0 = lo; f.r1 = hi;
+    f.aux = cf | (!ar && c === 1 && a1 < 0 ? OF : 0) | AF;
+  };
+}
+
 function shift(ins: Instr, form: Form): ExecFn | undefined {
   const dst = asDst(operand(ins, form.ops[0]!));
   if (!dst) return undefined;
@@ -100,6 +160,10 @@ function shift(ins: Instr, form: Form): ExecFn | undefined {
   else {
     const n = ins.immLo & 0xff;
     count = () => n;
+    if (form.size === 8 && dst.kind === 'reg') {
+      const fast = shiftReg64Imm(ins.mnemonic, dst.n, n & 0x3f);
+      if (fast) return fast;
+    }
   }
   return compileShift(ins.mnemonic, form.size, dst, count);
 }
