@@ -9,13 +9,16 @@ import { buildKernelImage } from '../kernel/image.js';
 import { DebugCore } from '../kgdb/debug-core.js';
 import { Runner } from '../kgdb/runner.js';
 import { runMachine } from '../run.js';
-import { createMachine } from '../system.js';
+import { symbolAddr } from '../kernel/link.js';
+import { canon, createMachine } from '../system.js';
 import { LOOP_INSNS, NATIVE_LOOP_C, tightLoopImage } from './loops.js';
 
 export interface MachineFigures {
   tight_loop: { sim_mips: number; native_mips: number; iterations: number; runs: number[] };
   kernel_4cpu: { mips: number; instructions: number; host_seconds: number };
   idle: { host_cpu_percent: number; wall_seconds: number; cpus: number; virtual_seconds: number };
+  /** The default served machine (demo threads running), for comparison. */
+  served_default: { host_cpu_percent: number; wall_seconds: number; cpus: number; virtual_seconds: number };
   cpus256: { wall_seconds: number; host_bytes_per_cpu: number; guest_ram_bytes: number; instructions: number };
 }
 
@@ -39,9 +42,16 @@ function nativeLoop(iterations: number): number {
   return best;
 }
 
-/** Host CPU used by a served (paced) machine over `seconds` of wall time. */
-async function idleCost(seconds: number, cpus: number): Promise<MachineFigures['idle']> {
-  const m = createMachine(buildKernelImage(), { cpus, seed: 1 });
+/**
+ * Host CPU used by a served (paced) machine whose CPUs all idle, over
+ * `seconds` of wall time: the real kernel with its demo threads not started
+ * (kthreads_init patched to return at once), so every CPU sits in
+ * default_idle taking its HZ timer ticks.
+ */
+async function servedCost(seconds: number, cpus: number, idle: boolean): Promise<MachineFigures['idle']> {
+  const image = buildKernelImage();
+  const m = createMachine(image, { cpus, seed: 1 });
+  if (idle) m.mem.poke(canon(symbolAddr(image, 'kthreads_init')), Uint8Array.of(0xc3)); // ret
   const core = new DebugCore(m);
   const runner = new Runner(m, core, true);
   // Let it boot and settle first.
@@ -90,13 +100,16 @@ export async function machineBenchmarks(o: { quick: boolean; log: (s: string) =>
   o.log('bench: kernel workload, 4 CPUs, 1 virtual second...');
   const k = runMachine(4, 1, 1_000_000_000);
   o.log('bench: idle served machine...');
-  const idle = await idleCost(o.quick ? 2 : 5, 4);
+  const idle = await servedCost(o.quick ? 2 : 5, 4, true);
+  o.log('bench: default served machine...');
+  const servedDefault = await servedCost(o.quick ? 2 : 5, 4, false);
   o.log('bench: 256 CPUs, 1 virtual second...');
   const big = cpus256();
   return {
     tight_loop: { sim_mips: Math.max(...runs), native_mips: native, iterations, runs },
     kernel_4cpu: { mips: k.mips, instructions: k.instructions, host_seconds: k.host_seconds },
     idle,
+    served_default: servedDefault,
     cpus256: big,
   };
 }
