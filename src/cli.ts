@@ -12,12 +12,16 @@ import { serveSerial, serveStdio, serveTcp, type ProfileName } from './rsp/index
 import type { ClockPolicy } from './target/machine.js';
 import { startServer } from './server.js';
 import { runCommand } from './run.js';
+import { type LegacyToggle, parseLegacy } from './kgdb/watchdog-touch.js'; // issue 5
+import { parseScenario, scenarioClock, type ScenarioName } from './kgdb/scenarios.js'; // issue 5
 
 const USAGE = `usage:
   kgdb-sim serve [--host 127.0.0.1] [--port 2331] [--stdio] [--serial PATH --baud 115200]
                  [--cpus 4] [--seed N] [--wire modern|kgdb] [--elf PATH] [--clock wall|none|NS] [--trace]
+                 [--legacy clocksource-spinlock,softlockup-nosync,no-touch] [--scenario stop-in-watchdog|long-pause]
   kgdb-sim elf -o PATH
   kgdb-sim run [--cpus N] [--seed N] [--for DURATION] [--json]
+               [--scenario stop-in-watchdog|long-pause [--legacy LIST] [--clock none|NS]]
   kgdb-sim bench [--json] [--quick]
 `;
 
@@ -68,6 +72,8 @@ async function serve(argv: string[]): Promise<number> {
       elf: { type: 'string' },
       clock: { type: 'string' },
       trace: { type: 'boolean', default: false },
+      legacy: { type: 'string' }, // issue 5
+      scenario: { type: 'string' }, // issue 5
     },
   });
   const wire = values.wire;
@@ -77,12 +83,21 @@ async function serve(argv: string[]): Promise<number> {
   const seed = intOpt(values.seed, 'seed', 1, 0, 0xffffffff);
   const port = intOpt(values.port, 'port', 2331, 0, 65535);
   const baud = intOpt(values.baud, 'baud', 115200, 50, 4_000_000);
-  const clock = parseClock(values.clock);
+  let legacy: Set<LegacyToggle>;
+  let scenario: ScenarioName | undefined;
+  try {
+    legacy = parseLegacy(values.legacy);
+    scenario = parseScenario(values.scenario);
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+  // A scenario brings its own hardware time per stop (long-pause: 80 s) unless --clock says otherwise.
+  const clock = values.clock === undefined && scenario !== undefined ? scenarioClock(scenario) : parseClock(values.clock);
   const image = buildKernelImage();
   const elfPath = values.elf ?? join(tmpdir(), 'kgdb-sim', 'vmlinux');
   mkdirSync(join(elfPath, '..'), { recursive: true });
   writeFileSync(elfPath, writeElf(image));
-  const sim = startServer({ image, cpus, seed, clock, wire: wire as ProfileName, log });
+  const sim = startServer({ image, cpus, seed, clock, wire: wire as ProfileName, log, legacy, scenario });
   const session = {
     profile: wire as ProfileName,
     trace: values.trace ? (dir: string, text: string) => log(`${dir === 'recv' ? '<-' : '->'} ${text}`) : undefined,
@@ -131,7 +146,7 @@ async function main(): Promise<number> {
       case 'elf':
         return elf(rest);
       case 'run':
-        return runCommand(rest, { parseDuration, intOpt, UsageError });
+        return runCommand(rest, { parseDuration, intOpt, parseClock, UsageError });
       case 'bench': {
         const { benchCommand } = await import('./bench/index.js');
         return await benchCommand(rest);

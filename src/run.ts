@@ -7,6 +7,9 @@ import { PCPU, SYM } from './kernel/layout.js';
 import { symbolAddr } from './kernel/link.js';
 import { MemoryKernelView } from './kgdb/kernel-view.js';
 import { canon, createMachine } from './system.js';
+import { type LegacyToggle, parseLegacy, type WatchdogEvent, WatchdogTouch } from './kgdb/watchdog-touch.js'; // issue 5
+import { parseScenario, playScenario, type ScenarioName } from './scenarios.js'; // issue 5
+import type { ClockPolicy, Machine } from './target/machine.js';
 
 export interface RunReport {
   cpus: number;
@@ -21,15 +24,41 @@ export interface RunReport {
   mips: number;
   trace_hash: string;
   machine_events: Array<{ time: number; cpu: number; kind: string; detail: string }>;
+  /**
+   * Issue 5: kernel watchdog events (soft-lockup, tsc-unstable) and the debugger's resume path
+   * (watchdog-touch-skipped, deadlock, kgdb-resume), each with its CPU and virtual time (ns).
+   */
+  events: WatchdogEvent[];
+  /** Issue 5: the scenario played (`--scenario`), and what it did. */
+  scenario?: { name: ScenarioName; legacy: LegacyToggle[]; stop_cpu: number; stopped_at: number; held_ns: number; wedged: boolean; stuck_cpus: number[] };
 }
 
 export function runMachine(cpus: number, seed: number, forNs: number): RunReport {
   const image = buildKernelImage();
   const m = createMachine(image, { cpus, seed });
-  const view = new MemoryKernelView(m.mem, image, cpus);
+  const watchdog = new WatchdogTouch(m, image); // only reads the kernel's watchdog events here
   const t0 = performance.now();
   m.run(forNs);
-  const host = (performance.now() - t0) / 1000;
+  return report(m, cpus, seed, (performance.now() - t0) / 1000, watchdog.events());
+}
+
+/** Issue 5: `run --scenario NAME [--legacy LIST]`: the scenario's stop and resume played without gdb. */
+export function runScenario(
+  cpus: number, seed: number, forNs: number, name: ScenarioName, legacy: ReadonlySet<LegacyToggle>, clock?: ClockPolicy,
+): RunReport {
+  const t0 = performance.now();
+  const r = playScenario({ image: buildKernelImage(), cpus, seed, forNs, scenario: name, legacy, clock });
+  const rep = report(r.machine, cpus, seed, (performance.now() - t0) / 1000, r.watchdog.events());
+  rep.scenario = {
+    name, legacy: [...legacy], stop_cpu: r.stopCpu, stopped_at: r.stoppedAt, held_ns: r.heldNs, wedged: r.wedged,
+    stuck_cpus: r.watchdog.stuckCpus(),
+  };
+  return rep;
+}
+
+function report(m: Machine, cpus: number, seed: number, host: number, events: WatchdogEvent[]): RunReport {
+  const image = buildKernelImage();
+  const view = new MemoryKernelView(m.mem, image, cpus);
   const u64 = (name: string): number => view.symbolU64(canon(symbolAddr(image, name)));
   const instructions = m.cpus.reduce((s, c) => s + c.retired, 0);
   return {
@@ -51,12 +80,14 @@ export function runMachine(cpus: number, seed: number, forNs: number): RunReport
     mips: host > 0 ? instructions / host / 1e6 : 0,
     trace_hash: m.traceHash.toString(16).padStart(8, '0'),
     machine_events: m.log.map((e) => ({ ...e })),
+    events,
   };
 }
 
 interface Helpers {
   parseDuration(s: string): number;
   intOpt(v: string | undefined, name: string, def: number, min: number, max: number): number;
+  parseClock(v: string | undefined): ClockPolicy;
   UsageError: new (msg: string) => Error;
 }
 
@@ -67,14 +98,31 @@ export function runCommand(argv: string[], h: Helpers): number {
     options: {
       cpus: { type: 'string' },
       seed: { type: 'string' },
-      for: { type: 'string', default: '1s' },
+      for: { type: 'string' },
       json: { type: 'boolean', default: false },
+      legacy: { type: 'string' }, // issue 5
+      scenario: { type: 'string' }, // issue 5
+      clock: { type: 'string' }, // issue 5: hardware time per stop (default: the scenario's)
     },
   });
   const cpus = h.intOpt(values.cpus, 'cpus', 4, 1, 256);
   const seed = h.intOpt(values.seed, 'seed', 1, 0, 0xffffffff);
-  const forNs = h.parseDuration(values.for);
-  const r = runMachine(cpus, seed, forNs);
+  let legacy: Set<LegacyToggle>;
+  let scenario: ScenarioName | undefined;
+  try {
+    legacy = parseLegacy(values.legacy);
+    scenario = parseScenario(values.scenario);
+  } catch (e) {
+    throw new h.UsageError((e as Error).message);
+  }
+  if (scenario === undefined && (legacy.size > 0 || values.clock !== undefined)) {
+    throw new h.UsageError('--legacy and --clock need --scenario with run (they change what the debugger does)');
+  }
+  const forNs = h.parseDuration(values.for ?? (scenario ? '5s' : '1s'));
+  const r =
+    scenario === undefined
+      ? runMachine(cpus, seed, forNs)
+      : runScenario(cpus, seed, forNs, scenario, legacy, values.clock === undefined ? undefined : h.parseClock(values.clock));
   if (values.json) {
     process.stdout.write(JSON.stringify(r) + '\n');
   } else {
@@ -84,6 +132,10 @@ export function runCommand(argv: string[], h: Helpers): number {
       `  jiffies ${r.jiffies}, counter_value ${r.counter_value}, trace hash ${r.trace_hash}`,
       ...r.tasks.map((t) => `  task ${t.pid} ${t.name}: ${t.state} (cpu ${t.cpu})`),
       ...r.machine_events.map((e) => `  event: CPU${e.cpu} ${e.kind} ${e.detail}`),
+      ...(r.scenario
+        ? [`  scenario ${r.scenario.name} (legacy: ${r.scenario.legacy.join(',') || 'none'}): stopped on CPU${r.scenario.stop_cpu} at ${(r.scenario.stopped_at / 1e9).toFixed(3)} s, held ${(r.scenario.held_ns / 1e9).toFixed(3)} s of hardware time${r.scenario.wedged ? ', machine WEDGED (every CPU stuck)' : ''}`]
+        : []),
+      ...r.events.map((e) => `  ${(e.time / 1e9).toFixed(6)} s CPU${e.cpu} ${e.kind}: ${e.detail}`),
     ];
     process.stdout.write(lines.join('\n') + '\n');
   }

@@ -38,6 +38,8 @@ export const DEMO_THREADS = [
   { pid: 3, comm: 'worker/1', fn: 'worker_thread' },
   { pid: 4, comm: 'crunch/0', fn: 'crunch_thread' },
   { pid: 5, comm: 'crunch/1', fn: 'crunch_thread' },
+  // issue 4: the perf user of hardware breakpoints (src/kernel/perf.ts)
+  { pid: 6, comm: 'perf_bp', fn: 'perf_bp_thread' },
 ] as const;
 
 export function emitDemo(k: Sections): void {
@@ -169,6 +171,7 @@ export function emitDemo(k: Sections): void {
     start('worker_thread', 1, 'worker/1');
     start('crunch_thread', 0, 'crunch/0');
     start('crunch_thread', 1, 'crunch/1');
+    start('perf_bp_thread', 0, 'perf_bp'); // issue 4
     a.pop(rbp);
     a.ret();
   });

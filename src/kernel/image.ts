@@ -17,6 +17,10 @@ import { emitPrintk } from './printk.js';
 import { emitPanic } from './panic.js';
 import { emitKgdb } from './kgdb.js';
 import { emitDemo } from './demo.js';
+import { emitWatchdog } from './watchdog.js'; // issue 5: clocksource watchdog + kernel event ring
+import { emitSoftlockup } from './softlockup.js'; // issue 5: softlockup detector, sched clock
+import { emitHwBreakpoint } from './hw_breakpoint.js'; // issue 4
+import { emitPerf } from './perf.js'; // issue 4
 
 export type { Image, ImageSection, ImageSymbol } from './link.js';
 export { findSymbol, symbolAddr, symbolize, formatAddr } from './link.js';
@@ -36,6 +40,10 @@ export function assembleKernel(): Image {
   emitPanic(k);
   emitKgdb(k);
   emitDemo(k);
+  emitWatchdog(k); // issue 5
+  emitSoftlockup(k); // issue 5
+  emitHwBreakpoint(k); // issue 4: hw breakpoint slots (reserve_bp_slot, install IPI, #DB handler)
+  emitPerf(k); // issue 4: the perf_bp kernel thread
   return link([
     { name: '.text', perms: 'rx', out: k.text.finish() },
     { name: '.data', perms: 'rw', out: k.data.finish() },

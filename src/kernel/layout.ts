@@ -23,6 +23,8 @@ export const SCHED_TIMESLICE = 5;
 export const LOG_BUF_LEN = 1 << 14;
 /** Hardware breakpoint slots per CPU (DR0-DR3). */
 export const HBP_NUM = 4;
+/** Owner ids stored in PCPU.bp_per_reg[] (issue 4: the debug-register slot owners). */
+export const HBP_OWNER = { FREE: 0, KGDB: 1, PERF: 2 } as const;
 /** preempt_count is raised by this much while a CPU is in a hard interrupt handler (irq_enter). */
 export const HARDIRQ_OFFSET = 1 << 16;
 
@@ -77,8 +79,14 @@ export const PCPU = {
   nr_bp_flexible: 0x88,
   /** u32[HBP_NUM]: per-task pinned counts. */
   nr_task_bp_pinned: 0x90,
-  /** u64: DR7 value this CPU should run with (Linux `cpu_dr7`). */
+  /** u64: DR7 value this CPU should run with (Linux `cpu_dr7`): perf's and the debugger's enable bits. */
   cpu_dr7: 0xa0,
+  /**
+   * u32[HBP_NUM]: who owns each debug-register slot on this CPU (Linux `bp_per_reg`, here an owner id:
+   * HBP_OWNER.*). Claimed with `lock cmpxchg` 0 → owner, so the debugger (at resume) and perf's
+   * install IPI can never both take one slot (issue 4, src/kernel/hw_breakpoint.ts).
+   */
+  bp_per_reg: 0xa8,
 
   // softlockup detector (kernel/softlockup.c, seed 001 patch 4)
   /** u64: last time the softlockup watchdog was touched (seconds of sched clock). */
@@ -87,7 +95,12 @@ export const PCPU = {
   softlockup_print_ts: 0xc8,
   /** u32 bool: next tick must call sched_clock_tick() before re-arming (touch_softlockup_watchdog_sync). */
   softlock_touch_sync: 0xd0,
-  /** u64: the watchdog task of this CPU. */
+  /**
+   * u32 bool (issue 5): the tick "woke the watchdog": the next schedule() on this CPU touches
+   * softlockup_touch_ts (this kernel's equivalent of Linux's watchdog/N thread; src/kernel/softlockup.ts).
+   */
+  softlockup_wake: 0xd4,
+  /** u64: the task that last got this CPU through schedule() when the watchdog was due (Linux: the watchdog task). */
   softlockup_watchdog: 0xd8,
   /** u64: sched_clock at the last tick (ns). */
   sched_clock_tick_ns: 0xe0,

@@ -203,6 +203,9 @@ export function emitSched(k: Sections): void {
     a.lea(rdi, qword(r12, PCPU.rq_lock));
     a.call('_raw_spin_lock');
     a.mov(gsd(PCPU.need_resched), 0);
+    // issue 5: if the softlockup tick "woke the watchdog", getting here is what
+    // Linux's watchdog/N thread proves: touch (src/kernel/softlockup.ts).
+    a.call('softlockup_sched_touch');
     a.cmp(rbx, qword(r12, PCPU.idle_task));
     a.j('e', '.pick'); // the idle task is never queued
     a.cmp(qword(rbx, TASK.state), TASK_RUNNING);

@@ -81,6 +81,12 @@ export function emitTime(k: Sections): void {
   // void update_process_times(void): this CPU's share of the tick
   fn(a, 'update_process_times', () => {
     a.call('run_local_timers');
+    // issue 5 (src/kernel/softlockup.ts, watchdog.ts), in Linux 2.6.33's order:
+    // run_local_timers() ends with softlockup_tick(); the watchdog timer runs
+    // from the timer softirq; scheduler_tick() starts with sched_clock_tick().
+    a.call('softlockup_tick');
+    a.call('run_watchdog_timer');
+    a.call('sched_clock_tick');
     a.call('scheduler_tick');
     a.pop(rbp);
     a.ret();

@@ -98,8 +98,12 @@ export function emitTraps(k: Sections): void {
     a.ret();
   });
 
-  // do_debug: no debugger: drop single-stepping so we do not trap forever.
+  // do_debug: no debugger claimed this #DB. Hardware-breakpoint hits go to their
+  // owner (perf, issue 4: hw_breakpoint.ts); then drop single-stepping so we do not trap forever.
   fn(a, 'do_debug', () => {
+    a.push(rdi);
+    a.call('hw_breakpoint_handler');
+    a.pop(rdi);
     a.and(qword(rdi, PT_REGS.flags), ~X86_EFLAGS_TF);
     a.pop(rbp);
     a.ret();
@@ -119,9 +123,10 @@ export function emitTraps(k: Sections): void {
     a.ret();
   });
 
-  // smp_call_function_interrupt: nothing queued yet (perf's breakpoint IPIs, later issue)
+  // smp_call_function_interrupt: run the on_each_cpu() function (perf's breakpoint IPIs, issue 4)
   fn(a, 'smp_call_function_interrupt', () => {
     a.call('ack_APIC_irq');
+    a.call('generic_smp_call_function_interrupt');
     a.pop(rbp);
     a.ret();
   });

@@ -40,8 +40,12 @@ export type CpuPlan = 'continue' | 'step' | 'hold';
 
 /** Things the resume path calls on every CPU leaving the debugger (watchdog touches, hw breakpoints). */
 export interface ResumeHooks {
-  /** A CPU enters the debugger (as master or slave): e.g. disable its hardware breakpoints. */
-  cpuEnter?(cpu: Cpu): void;
+  /**
+   * A CPU enters the debugger (as master or slave): e.g. disable its hardware breakpoints.
+   * `entry` is the trap that brought it in (a master or a queued would-be master); undefined
+   * for a slave rounded up by NMI.
+   */
+  cpuEnter?(cpu: Cpu, entry?: Entry): void;
   /** A CPU leaves the debugger. `heldNs` is how much hardware time the stop added. */
   cpuLeave?(cpu: Cpu, heldNs: number): void;
   /** A #DB that is not the debugger's own (e.g. a perf watchpoint): true if it is somebody else's. */
@@ -108,16 +112,16 @@ export class DebugCore {
       return false;
     }
     const e: Entry = { cpu: cpu.id, vector, dr6, signal, swbreakAt };
-    this.freeze(cpu);
+    this.freeze(cpu, e);
     if (this.state === 'running') this.beginEntry(e);
     else this.waiting.push(e);
     return true;
   }
 
-  private freeze(cpu: Cpu): void {
+  private freeze(cpu: Cpu, e?: Entry): void {
     if (cpu.frozen) return;
     cpu.frozen = true;
-    this.hooks.cpuEnter?.(cpu);
+    this.hooks.cpuEnter?.(cpu, e);
   }
 
   /** Become master and round up the others (kgdb_roundup_cpus: an NMI to each). */

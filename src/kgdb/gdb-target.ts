@@ -144,7 +144,7 @@ export class GdbTarget implements Target {
     const ev: StopEvent = { signal: e.signal, thread, expedite: this.expedite(cpu) };
     if (e.swbreakAt !== undefined) ev.reason = { kind: 'swbreak' };
     else if (e.vector !== VEC_BP && e.vector >= 0 && (e.dr6 & 0xf) !== 0 && this.hw) {
-      const r = this.hw.stopReason(e.dr6);
+      const r = this.hw.stopReason(e.dr6, e.cpu);
       if (r) ev.reason = r;
     }
     return ev;
@@ -254,7 +254,11 @@ export class GdbTarget implements Target {
     const a = fromU64(addr);
     const last = fromU64(addr + BigInt(len - 1));
     if (a === undefined || last === undefined || last < a) return EFAULT;
-    return this.machine.mem.peek(a, len) ?? EFAULT;
+    const bytes = this.machine.mem.peek(a, len);
+    if (bytes === undefined) return EFAULT;
+    // Read while running (int3s planted): show the original bytes, never our 0xCC.
+    if (this.core.state !== 'stopped') this.core.sw.mask(a, bytes);
+    return bytes;
   }
 
   writeMemory(addr: bigint, data: Uint8Array): Errno | undefined {
@@ -262,7 +266,10 @@ export class GdbTarget implements Target {
     const a = fromU64(addr);
     const last = fromU64(addr + BigInt(data.length - 1));
     if (a === undefined || last === undefined || last < a) return EFAULT;
-    return this.machine.mem.poke(a, data) ? undefined : EFAULT;
+    if (!this.machine.mem.poke(a, data)) return EFAULT;
+    // Written while running: a planted int3 stays planted over the new bytes.
+    if (this.core.state !== 'stopped') this.core.sw.rewritten(a, data);
+    return undefined;
   }
 
   // ------------------------------------------------------------ breakpoints
@@ -372,6 +379,7 @@ export class GdbTarget implements Target {
           '  cpus     each CPU: state, rip, current task, roundup status',
           '  tasks    every task: pid, name, state, CPU',
           '  dmesg    the kernel log buffer',
+          '  watchdog clocksource + softlockup watchdogs: touch timestamps, sync flags, watchdog_lock, events (issue 5)',
           '  kgdb     debug-core log (roundup, timeouts)',
           ...(this.hw ? ['  hwbp     hardware breakpoint slots and DR7, per CPU'] : []),
           '',

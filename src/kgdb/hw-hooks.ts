@@ -8,7 +8,7 @@ export interface HwBreakpoints {
   insert(kind: BreakKind, addr: number, length: number): Errno | undefined;
   remove(kind: BreakKind, addr: number, length: number): Errno | undefined;
   removeAll(): void;
-  /** The stop reason for DR6 trap bits that belong to the debugger. */
-  stopReason(dr6: number): StopEvent['reason'] | undefined;
+  /** The stop reason for DR6 trap bits that belong to the debugger (slots are per CPU: pass it). */
+  stopReason(dr6: number, cpu?: number): StopEvent['reason'] | undefined;
   describe(): string;
 }

@@ -59,7 +59,7 @@ export class Runner {
     const m = this.machine;
     const limit = this.paced ? this.virtBase + (performance.now() - this.wallBase) * 1e6 : Infinity;
     if (m.now >= limit) {
-      this.schedule(Math.min(10, Math.max(1, (m.events.peekTime() - m.now) / 1e6)));
+      this.schedule(this.untilNextEvent(limit));
       return;
     }
     const r = m.run(limit, SLICE_INSNS);
@@ -68,8 +68,26 @@ export class Runner {
       this.core.completeEntry();
       return;
     }
-    if (r === 'idle-forever') this.schedule(20);
-    else if (r === 'limit') this.schedule(1);
+    // 'stopped' while the debug core still thinks the machine runs: every CPU is
+    // held outside the debugger (e.g. the legacy watchdog self-deadlock keeps
+    // its CPUs frozen). Nothing can change until a debugger acts: back off.
+    if (r === 'idle-forever' || r === 'stopped') this.schedule(20);
+    else if (r === 'limit') this.schedule(this.untilNextEvent(limit));
     else this.schedule(0);
+  }
+
+  /**
+   * Caught up with wall time: sleep until the virtual time of the next event
+   * (a timer tick, an IPI) comes due in wall time, so an idle machine wakes
+   * at most once per tick period (10 ms: idle CPUs' ticks are batched, so the
+   * machine may run up to a tick behind wall time while idle) instead of
+   * polling. Busy CPUs are never more than a millisecond behind.
+   */
+  private untilNextEvent(limit: number): number {
+    const m = this.machine;
+    const busy = m.cpus.some((c) => !c.halted && !c.frozen && !c.dead);
+    if (busy) return 1;
+    const ms = (m.events.peekTime() - limit) / 1e6;
+    return Math.min(50, Math.max(10, ms));
   }
 }

@@ -76,4 +76,30 @@ export class SwBreakpoints {
     this.deactivate();
     this.table.clear();
   }
+
+  /**
+   * A debugger read of [addr, addr + bytes.length) while the int3s are
+   * planted (a packet that arrives while the machine runs): show the original
+   * bytes, so that `m` never shows a 0xCC of ours.
+   */
+  mask(addr: number, bytes: Uint8Array): void {
+    for (const b of this.table.values()) {
+      const i = b.addr - addr;
+      if (b.active && i >= 0 && i < bytes.length) bytes[i] = b.saved;
+    }
+  }
+
+  /**
+   * A debugger write just replaced [addr, addr + data.length) while int3s are
+   * planted there: keep them planted and remember the new bytes under them, so
+   * that the next deactivate() restores what the debugger wrote.
+   */
+  rewritten(addr: number, data: Uint8Array): void {
+    for (const b of this.table.values()) {
+      const i = b.addr - addr;
+      if (!b.active || i < 0 || i >= data.length) continue;
+      b.saved = data[i];
+      this.mem.poke(b.addr, Uint8Array.of(BREAK_INSTR));
+    }
+  }
 }

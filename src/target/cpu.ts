@@ -54,6 +54,8 @@ export class Cpu {
   readonly dr = [0, 0, 0, 0];
   dr6 = 0xffff0ff0;
   dr7 = 0x400;
+  /** Simulator extension (not architectural): slots with RW=11 that match reads only (gdb Z3; see debugregs.ts). */
+  drReadOnly = 0;
   /** IDT base (set by the kernel through a documented MSR-like register, see machine.ts). */
   idtBase = 0;
   /** sti blocks interrupts until after the next instruction. */
@@ -252,7 +254,7 @@ export class Cpu {
     else if (n === 6) this.dr6 = (v & 0xf00f) | 0xffff0ff0;
     else if (n === 7) this.dr7 = (v | 0x400) >>> 0;
     else throw new CpuFault(6);
-    this.dbg.update(this.dr, this.dr7);
+    this.dbg.update(this.dr, this.dr7, this.drReadOnly);
     this.attention = true;
     this.host.debugRegsChanged(this);
   }

@@ -27,10 +27,15 @@ export class DebugRegDigest {
   /** Addresses of enabled execute breakpoints, by slot (NaN when unused). */
   readonly exec = [NaN, NaN, NaN, NaN];
   /** Enabled data breakpoints: slot, aligned address, length, whether reads match. */
-  readonly data: Array<{ slot: number; addr: number; len: number; reads: boolean }> = [];
+  readonly data: Array<{ slot: number; addr: number; len: number; reads: boolean; writes: boolean }> = [];
   anyExec = false;
 
-  update(dr: readonly number[], dr7: number): void {
+  /**
+   * `readOnly`: simulator extension (issue 4, gdb's Z3): slots whose bit is set here and whose
+   * RW is 11 match reads only. Real x86 has no read-only breakpoint; only the host debugger
+   * sets this mask (Cpu.drReadOnly), never guest code.
+   */
+  update(dr: readonly number[], dr7: number, readOnly = 0): void {
     this.data.length = 0;
     this.anyExec = false;
     for (let n = 0; n < 4; n++) {
@@ -44,7 +49,8 @@ export class DebugRegDigest {
         const len = dr7Len(dr7, n);
         // The CPU ignores the low address bits below the length (breakpoints are aligned).
         const addr = dr[n] - (((dr[n] % len) + len) % len);
-        this.data.push({ slot: n, addr, len, reads: rw === RW_RW });
+        const ro = rw === RW_RW && ((readOnly >>> n) & 1) !== 0;
+        this.data.push({ slot: n, addr, len, reads: rw === RW_RW, writes: !ro });
       }
     }
   }
@@ -53,7 +59,7 @@ export class DebugRegDigest {
   matchData(addr: number, size: number, write: boolean): number {
     let bits = 0;
     for (const d of this.data) {
-      if (!write && !d.reads) continue;
+      if (write ? !d.writes : !d.reads) continue;
       if (addr < d.addr + d.len && d.addr < addr + size) bits |= 1 << d.slot;
     }
     return bits;

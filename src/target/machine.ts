@@ -316,7 +316,7 @@ export class Machine {
 
   /** Re-read DR7 of a CPU after the host changed its debug registers. */
   debugRegsUpdated(cpu: Cpu): void {
-    cpu.dbg.update(cpu.dr, cpu.dr7);
+    cpu.dbg.update(cpu.dr, cpu.dr7, cpu.drReadOnly);
     cpu.attention = true;
     this.rearmWatch();
   }
@@ -361,7 +361,10 @@ export class Machine {
         const next = this.events.peekTime();
         if (next === Infinity) return 'idle-forever';
         if (next > until) {
-          this.now = until;
+          // Integral: callers may pass a fractional `until` (the runner's wall-clock pacing), and
+          // rdtsc turns virtual time into a BigInt, which throws on a fraction (issue 5: the kernel
+          // now reads the TSC on every tick).
+          this.now = Math.ceil(until);
           return 'limit';
         }
         this.now = Math.max(next, this.now);

@@ -238,6 +238,14 @@ export function mark(name: string): string {
   return `echo @@${name}@@\\n`;
 }
 
+/**
+ * `monitor <cmd>` whose output lands on stdout, in order with the markers
+ * (gdb prints target output on stderr in batch mode; Python's to_string captures it).
+ */
+export function monitor(cmd: string): string {
+  return `python print(gdb.execute("monitor ${cmd.replace(/["\\]/g, '')}", to_string=True))`;
+}
+
 /** stdout between mark(name) and the next marker (or the end). */
 export function section(out: string, name: string): string {
   const m = `@@${name}@@\n`;
@@ -287,7 +295,9 @@ export interface GdbThread {
 /** `info threads` → rows. */
 export function parseInfoThreads(text: string): GdbThread[] {
   const rows: GdbThread[] = [];
-  for (const m of text.matchAll(/^(\*| ) +(\d+) +Thread (\d+)(?: \((.*?)\))?\)? +(.*)$/gm)) {
+  // "* 1    Thread 32768 (shadowCPU0 (idle))             0xffffffff81000d74 in default_idle ()"
+  // The extra info may itself hold parentheses: take the longest "(...)" followed by the frame column.
+  for (const m of text.matchAll(/^(\*| ) +(\d+) +Thread (\d+)(?: \((.*)\))? +((?:0x[0-9a-f]+ in )?[\w.?]+ \(.*)$/gm)) {
     rows.push({ current: m[1] === '*', num: Number(m[2]), tid: Number(m[3]), extra: m[4] ?? '', frame: m[5] ?? '' });
   }
   return rows;
