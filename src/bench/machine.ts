@@ -6,7 +6,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildKernelImage } from '../kernel/image.js';
-import { DebugCore } from '../kgdb/debug-core.js';
+import { startServer } from '../server.js';
 import { Runner } from '../kgdb/runner.js';
 import { runMachine } from '../run.js';
 import { symbolAddr } from '../kernel/link.js';
@@ -50,16 +50,18 @@ function nativeLoop(iterations: number): number {
  */
 async function servedCost(seconds: number, cpus: number, idle: boolean): Promise<MachineFigures['idle']> {
   const image = buildKernelImage();
-  const m = createMachine(image, { cpus, seed: 1 });
-  if (idle) m.mem.poke(canon(symbolAddr(image, 'kthreads_init')), Uint8Array.of(0xc3)); // ret
-  const core = new DebugCore(m);
-  const runner = new Runner(m, core, true);
-  // Let it boot and settle first.
-  m.run(200_000_000);
+  // The same composition `kgdb-sim serve` uses (debug core, hw breakpoints, watchdog hooks), paced.
+  const sim = startServer({ image, cpus, seed: 1, clock: { kind: 'none' }, wire: 'modern', log: () => {}, paced: true });
+  const m = sim.machine;
+  sim.runner.stop();
+  if (idle) m.mem.poke(canon(symbolAddr(image, 'kthreads_init')), Uint8Array.of(0xc3)); // ret: no demo threads
+  m.run(200_000_000); // boot and settle
+  const runner = new Runner(m, sim.core, true);
+  runner.kick();
+  await new Promise((r) => setTimeout(r, 1000)); // let V8's background compilation settle
   const v0 = m.now;
   const u0 = process.cpuUsage();
   const t0 = performance.now();
-  runner.kick();
   await new Promise((r) => setTimeout(r, seconds * 1000));
   runner.stop();
   const wall = (performance.now() - t0) / 1000;

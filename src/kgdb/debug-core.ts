@@ -16,7 +16,7 @@
 import { join64, type Cpu } from '../target/cpu.js';
 import { VEC_BP, VEC_DB, VEC_NMI } from '../target/fault.js';
 import { DR6_BS } from '../target/debugregs.js';
-import type { Machine } from '../target/machine.js';
+import { type Machine, VEC_HOST_BREAK } from '../target/machine.js';
 import { FL_RF, FL_TF } from '../target/x86/flags.js';
 import { SwBreakpoints } from './swbreak.js';
 
@@ -73,6 +73,12 @@ export class DebugCore {
   /** gdb negotiated swbreak: report the breakpoint address itself instead of address+1. */
   reportSwbreakAddress = false;
   readonly sw: SwBreakpoints;
+  /**
+   * A step of a task that was on no CPU: the address where it resumes and how to
+   * recognise it. The machine runs until that task is back on a CPU there, then
+   * that CPU steps one instruction (see stepWhenScheduled).
+   */
+  private schedStep: { addr: number; isTask: (cpu: Cpu) => boolean } | null = null;
   /** Called once each time an entry completes (every CPU is in or timed out). */
   onStopped: ((e: Entry) => void) | null = null;
   readonly log: string[] = [];
@@ -93,6 +99,19 @@ export class DebugCore {
 
   /** The machine's die-notifier hook: int3, #DB and NMI come here first. */
   private intercept(cpu: Cpu, vector: number, dr6: number): boolean {
+    if (vector === VEC_HOST_BREAK) {
+      const s = this.schedStep;
+      if (s === null || this.state !== 'running') return false;
+      if (s.isTask(cpu)) {
+        // The task is back on a CPU where it went to sleep: now step it.
+        this.cancelScheduledStep();
+        cpu.flags.sys |= FL_TF;
+        this.stepCpu = cpu.id;
+      }
+      // Let the instruction run (RF suppresses execute breakpoints once, as on hardware).
+      cpu.flags.sys |= FL_RF;
+      return true;
+    }
     if (vector === VEC_NMI) {
       // kgdb_nmicallback: only an NMI that arrives during a roundup is ours.
       if (this.state === 'running') return false;
@@ -173,6 +192,7 @@ export class DebugCore {
   private finishEntry(): void {
     const e = this.entry!;
     this.state = 'stopped';
+    this.cancelScheduledStep(); // any stop ends a pending "step when scheduled"
     this.stoppedAtWall = performance.now();
     if (this.stepCpu >= 0) {
       this.machine.cpus[this.stepCpu].flags.sys &= ~FL_TF;
@@ -210,9 +230,11 @@ export class DebugCore {
     this.state = 'running';
     this.master = -1;
     this.entry = null;
+    const queued = new Set(this.waiting.map((w) => w.cpu));
     for (const c of this.machine.cpus) {
       const plan = plans[c.id] ?? 'continue';
-      if (plan === 'hold' || c.dead) continue;
+      // A CPU queued to become master stays in the debugger: it is handled below.
+      if (plan === 'hold' || c.dead || queued.has(c.id)) continue;
       if (plan === 'step') {
         c.flags.sys |= FL_TF;
         this.stepCpu = c.id;
@@ -228,18 +250,41 @@ export class DebugCore {
       const next = this.waiting.shift()!;
       const cpu = this.machine.cpus[next.cpu];
       if (next.swbreakAt !== undefined && !this.sw.has(next.swbreakAt)) {
-        // The breakpoint it hit was removed meanwhile: back up over the int3 and let it run on.
+        // The breakpoint it hit was removed meanwhile: back up over the int3 and let
+        // it run on, unless this resume holds it (it then re-executes when released).
         cpu.rip = next.swbreakAt;
-        cpu.frozen = false;
-        cpu.attention = true;
+        if ((plans[cpu.id] ?? 'continue') !== 'hold') {
+          cpu.frozen = false;
+          cpu.attention = true;
+          this.hooks.cpuLeave?.(cpu, heldNs);
+        }
         continue;
       }
       this.beginEntry(next);
     }
   }
 
+  /**
+   * Step a task that is on no CPU: it cannot execute an instruction until the
+   * scheduler runs it, so the machine runs (call before resume) until a CPU
+   * reaches `addr` (where the task resumes, in schedule()) as that task, and
+   * that CPU then steps one instruction. Any stop cancels it.
+   */
+  stepWhenScheduled(addr: number, isTask: (cpu: Cpu) => boolean): void {
+    this.cancelScheduledStep();
+    this.schedStep = { addr, isTask };
+    this.machine.setHostBreakpoint(addr, true);
+  }
+
+  private cancelScheduledStep(): void {
+    if (this.schedStep === null) return;
+    this.machine.setHostBreakpoint(this.schedStep.addr, false);
+    this.schedStep = null;
+  }
+
   /** Remove every breakpoint and let the whole machine run (gdb detached or vanished). */
   detach(): void {
+    this.cancelScheduledStep();
     this.sw.clear();
     if (this.state === 'entering') this.completeEntry();
     if (this.state === 'stopped') this.resume(this.machine.cpus.map(() => 'continue'));

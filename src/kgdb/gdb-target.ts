@@ -311,6 +311,8 @@ export class GdbTarget implements Target {
     const n = this.machine.cpus.length;
     const plans: CpuPlan[] = new Array<CpuPlan>(n).fill('hold');
     const decided = new Array<boolean>(n).fill(false);
+    /** A step of a task that is on no CPU (see below). */
+    let sleeperStep: TaskView | undefined;
     // vCont: the leftmost action that matches a thread applies to it.
     for (const a of actions) {
       if (a.thread === -1 || a.thread === 0) {
@@ -324,9 +326,13 @@ export class GdbTarget implements Target {
       if (r === undefined) return EINVAL;
       if (r.kind === 'sleeping') {
         // A task that is not on a CPU cannot execute an instruction until the
-        // scheduler picks it: stepping it is refused (documented); continuing it
-        // means letting the machine run, which the default action decides.
-        if (a.kind === 'step') return EINVAL;
+        // scheduler picks it. Stepping it means: run until it is back on a CPU,
+        // then step that one instruction (docs/kgdb.md). Continuing it means
+        // letting the machine run, which the default action decides.
+        if (a.kind === 'step' && sleeperStep === undefined) {
+          if (r.task.saved.rip === 0) return EINVAL;
+          sleeperStep = r.task;
+        }
         continue;
       }
       if (!decided[r.cpu]) {
@@ -344,6 +350,11 @@ export class GdbTarget implements Target {
         first = false;
       }
     }
+    if (sleeperStep !== undefined) {
+      // Its CPU-to-be is unknown: every CPU must run for the scheduler to pick it
+      // (even with scheduler-locking, nothing else could ever run it). No other step.
+      for (let c = 0; c < n; c++) plans[c] = 'continue';
+    }
     if (!plans.some((p) => p !== 'hold')) return EINVAL;
     if (resumeAddr !== undefined) {
       const a = fromU64(resumeAddr);
@@ -352,6 +363,10 @@ export class GdbTarget implements Target {
       this.machine.cpus[e.cpu].rip = a;
     }
     this.lastStop = null;
+    if (sleeperStep !== undefined) {
+      const pid = sleeperStep.pid;
+      this.core.stepWhenScheduled(sleeperStep.saved.rip, (cpu) => this.kernel.currentPid(cpu.id) === pid);
+    }
     this.core.resume(plans);
     this.runner.kick();
     return undefined;

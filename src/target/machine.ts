@@ -72,6 +72,13 @@ export interface MachineEventRecord {
 
 export type RunResult = 'limit' | 'stopped' | 'idle-forever' | 'budget';
 
+/**
+ * Interceptor vector for a host-only execute breakpoint (Machine.setHostBreakpoint):
+ * the debugger's internal breakpoints, which use no debug-register slot and
+ * never appear in guest memory.
+ */
+export const VEC_HOST_BREAK = -2;
+
 export class Machine {
   readonly mem = new Memory();
   readonly cpus: Cpu[] = [];
@@ -93,6 +100,8 @@ export class Machine {
   interceptor: DebugInterceptor | null = null;
   /** FNV-1a over (cpu, rip, retired) at every quantum end: identical runs, identical hash. */
   traceHash = 0x811c9dc5;
+  /** Host-only execute breakpoints (see VEC_HOST_BREAK); while any is set, CPUs run the careful path. */
+  private readonly hostExec = new Set<number>();
   /** CPU currently executing (for data watchpoint attribution). */
   private current: Cpu | null = null;
   private order: number[] = [];
@@ -314,6 +323,13 @@ export class Machine {
     this.mem.watching = any;
   }
 
+  /** Set or clear a host-only execute breakpoint at addr (checked before the instruction, like DR exec). */
+  setHostBreakpoint(addr: number, on: boolean): void {
+    if (on) this.hostExec.add(addr);
+    else this.hostExec.delete(addr);
+    for (const c of this.cpus) c.attention = true;
+  }
+
   /** Re-read DR7 of a CPU after the host changed its debug registers. */
   debugRegsUpdated(cpu: Cpu): void {
     cpu.dbg.update(cpu.dr, cpu.dr7, cpu.drReadOnly);
@@ -451,7 +467,7 @@ export class Machine {
           c.attention = true;
           continue;
         }
-        if (c.intShadow || (c.flags.sys & (FL_TF | FL_RF)) !== 0 || c.dbg.anyExec || c.pendingDr6 !== 0) {
+        if (c.intShadow || (c.flags.sys & (FL_TF | FL_RF)) !== 0 || c.dbg.anyExec || c.pendingDr6 !== 0 || this.hostExec.size > 0) {
           c.intShadow = false;
           this.stepCareful(c);
           c.attention = true; // re-check: the fast loop resumes once nothing needs care
@@ -531,6 +547,9 @@ export class Machine {
     const startRip = c.rip;
     const fl = c.flags.sys;
     // Execute breakpoints are faults: checked before the instruction, suppressed by RF.
+    if (this.hostExec.size > 0 && (fl & FL_RF) === 0 && this.hostExec.has(startRip)) {
+      if (this.interceptor !== null && this.interceptor(c, VEC_HOST_BREAK, 0)) return;
+    }
     if (c.dbg.anyExec && (fl & FL_RF) === 0) {
       const hit = c.dbg.matchExec(startRip);
       if (hit !== 0) {

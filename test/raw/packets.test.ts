@@ -524,10 +524,16 @@ describe('raw packets: breakpoints and run control', () => {
       const ret = leHex(s3.regs.get(0x10)!);
       const loop = findSymbol(image(), 'counter_loop')!;
       expect(ret > BigInt.asUintN(64, loop.addr) && ret < BigInt.asUintN(64, loop.addr) + BigInt(loop.size)).toBe(true);
-      // stepping a task that is on no CPU is refused (documented): it cannot execute until scheduled
-      const off = rc.sim.kernel.tasks().find((t) => t.onCpu < 0)!;
-      expect(await c.request(`vCont;s:${off.pid.toString(16)}`)).toBe('E22');
+      // stepping a task that is on no CPU: the machine runs until the scheduler puts it back on a
+      // CPU where it slept, then that CPU steps one instruction, and the stop names the task
+      const off = rc.sim.kernel.tasks().find((t) => t.onCpu < 0 && t.saved.rip !== 0)!;
+      const resumeAt = off.saved.rip;
+      const s4 = parseStop(await c.request(`vCont;s:${off.pid.toString(16)}`));
+      expect(s4.thread).toBe(off.pid.toString(16));
       expect(rc.sim.core.state).toBe('stopped');
+      const nowOn = rc.sim.kernel.tasks().find((t) => t.pid === off.pid)!;
+      expect(nowOn.onCpu).toBeGreaterThanOrEqual(0);
+      expect(leHex(s4.regs.get(0x10)!)).toBe(BigInt.asUintN(64, BigInt(rc.sim.machine.instructionAt(resumeAt).next)));
       // malformed vCont
       for (const bad of ['vCont', 'vCont;', 'vCont;x', 'vCont;c;c', 'vCont;Czz', 'vCont;s:', 'vCont;t']) {
         expect(await c.request(bad), bad).toMatch(/^E\d\d$/);
