@@ -10,7 +10,8 @@ import { buildKernelImage } from './kernel/image.js';
 import { writeElf } from './kernel/elf.js';
 import { serveSerial, serveStdio, serveTcp, type ProfileName } from './rsp/index.js';
 import type { ClockPolicy } from './target/machine.js';
-import { startServer } from './server.js';
+import { type Sim, startServer } from './server.js';
+import { LocationError } from './kgdb/stop-at.js';
 import { runCommand } from './run.js';
 import { type LegacyToggle, parseLegacy } from './kgdb/watchdog-touch.js'; // issue 5
 import { parseScenario, scenarioClock, type ScenarioName } from './kgdb/scenarios.js'; // issue 5
@@ -19,6 +20,7 @@ const USAGE = `usage:
   kgdb-sim serve [--host 127.0.0.1] [--port 2331] [--stdio] [--serial PATH --baud 115200]
                  [--cpus 4] [--seed N] [--wire modern|kgdb] [--elf PATH] [--clock wall|none|NS] [--trace]
                  [--legacy clocksource-spinlock,softlockup-nosync,no-touch] [--scenario stop-in-watchdog|long-pause]
+                 [--stop-at SYMBOL|SYMBOL+OFFSET|0xADDRESS]
   kgdb-sim elf -o PATH
   kgdb-sim run [--cpus N] [--seed N] [--for DURATION] [--json]
                [--scenario stop-in-watchdog|long-pause [--legacy LIST] [--clock none|NS]]
@@ -74,9 +76,11 @@ async function serve(argv: string[]): Promise<number> {
       trace: { type: 'boolean', default: false },
       legacy: { type: 'string' }, // issue 5
       scenario: { type: 'string' }, // issue 5
+      'stop-at': { type: 'string' },
     },
   });
   const wire = values.wire;
+  if (values['stop-at'] !== undefined && values.scenario === 'stop-in-watchdog') throw new UsageError('--stop-at and --scenario stop-in-watchdog both choose where the machine stops');
   if (wire !== 'modern' && wire !== 'kgdb') throw new UsageError('--wire must be modern or kgdb');
   if (values.stdio && values.serial) throw new UsageError('--stdio and --serial are exclusive');
   const cpus = intOpt(values.cpus, 'cpus', 4, 1, 256);
@@ -97,7 +101,12 @@ async function serve(argv: string[]): Promise<number> {
   const elfPath = values.elf ?? join(tmpdir(), 'kgdb-sim', 'vmlinux');
   mkdirSync(join(elfPath, '..'), { recursive: true });
   writeFileSync(elfPath, writeElf(image));
-  const sim = startServer({ image, cpus, seed, clock, wire: wire as ProfileName, log, legacy, scenario });
+  let sim: Sim;
+  try {
+    sim = startServer({ image, cpus, seed, clock, wire: wire as ProfileName, log, legacy, scenario, stopAt: values['stop-at'] });
+  } catch (e) {
+    throw e instanceof LocationError ? new UsageError(e.message) : e;
+  }
   const session = {
     profile: wire as ProfileName,
     trace: values.trace ? (dir: string, text: string) => log(`${dir === 'recv' ? '<-' : '->'} ${text}`) : undefined,

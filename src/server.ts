@@ -7,6 +7,7 @@ import { GdbTarget } from './kgdb/gdb-target.js';
 import { X86HwBreakpoints } from './hwbreak/index.js';
 import { MemoryKernelView } from './kgdb/kernel-view.js';
 import { Runner } from './kgdb/runner.js';
+import { STOP_AT_WITHIN_NS, parseLocation, stopAt } from './kgdb/stop-at.js';
 import { type ScenarioName, stopInWatchdog } from './kgdb/scenarios.js'; // issue 5
 import { type LegacyToggle, WatchdogTouch } from './kgdb/watchdog-touch.js'; // issue 5
 import type { ProfileName } from './rsp/index.js';
@@ -26,6 +27,8 @@ export interface ServerOptions {
   legacy?: ReadonlySet<LegacyToggle>;
   /** Issue 5: stop-in-watchdog leaves the machine stopped inside clocksource_watchdog before gdb connects. */
   scenario?: ScenarioName;
+  /** Leave the machine stopped where a CPU first reaches this location (SYMBOL, SYMBOL+OFFSET, 0xADDRESS). */
+  stopAt?: string;
 }
 
 export interface Sim {
@@ -67,6 +70,7 @@ export function startServer(o: ServerOptions): Sim {
   });
   // Before the gdb target listens: the scenario's stop is then reported to gdb like any stop found at connect.
   if (o.scenario === 'stop-in-watchdog') stopInWatchdog(core, o.image);
+  else if (o.stopAt !== undefined) stopAt(core, parseLocation(o.image, machine.mem, o.stopAt), STOP_AT_WITHIN_NS, o.stopAt);
   const runner = new Runner(machine, core, o.paced ?? true);
   const target = new GdbTarget({ machine, core, runner, kernel, hw, monitor: (cmd) => watchdogMonitor(watchdog, cmd), numbering: o.wire === 'kgdb' ? 'linux' : 'modern' });
   runner.kick();

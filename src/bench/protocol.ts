@@ -113,14 +113,23 @@ function gdbbench(port: number, addr: string, end: string): Record<string, numbe
 }
 
 /** Wall time from a breakpoint hit (the int3 reaching the debug core) to the stop being reported. */
-async function roundupMs(cpus: number): Promise<number> {
+export async function roundupMs(cpus: number): Promise<number> {
   const image = buildKernelImage();
   const sim = startServer({ image, cpus, seed: 1, clock: { kind: 'none' }, wire: 'modern', log: () => {}, paced: false });
   const m = sim.machine;
   m.run(50_000_000); // boot
   sim.target.haltReason();
+  // Report int3 stops at the breakpoint address (swbreak), as gdb negotiates it:
+  // otherwise the caller must rewind the pc itself, as gdb does for a Linux kgdb.
+  sim.core.reportSwbreakAddress = true;
   const samples: number[] = [];
   for (let i = 0; i < 5; i++) {
+    if (i > 0) {
+      // Stopped on the breakpoint: step off it first, as gdb does, so the next hit is a fresh one.
+      const stepped = new Promise<void>((resolve) => sim.target.attach(() => resolve()));
+      sim.target.resume([{ kind: 'step', thread: -1 }]);
+      await stepped;
+    }
     let hit = 0;
     const inner = m.interceptor!;
     m.interceptor = (cpu, v, dr6) => {

@@ -149,6 +149,9 @@ export class DebugCore {
     this.master = e.cpu;
     this.entry = e;
     this.roundupDeadline = this.machine.now + ROUNDUP_TIMEOUT_NS;
+    // End the round here: the slaves take the NMI within its latency instead of
+    // finishing their quanta first.
+    this.machine.requestStop();
     for (const c of this.machine.cpus) if (!c.frozen && !c.dead) this.machine.sendNmi(c.id);
     this.pollEntry();
   }
@@ -212,6 +215,9 @@ export class DebugCore {
       return;
     }
     const cpu = this.machine.cpus.find((c) => !c.dead && !c.frozen) ?? this.machine.cpus[0];
+    // The break-in is an interrupt on this CPU: like any interrupt it ends a hlt
+    // (rip is already past it), so a step after the stop executes the next instruction.
+    cpu.halted = false;
     this.freeze(cpu);
     this.beginEntry({ cpu: cpu.id, vector: -1, dr6: 0, signal });
     this.completeEntry();
@@ -238,6 +244,7 @@ export class DebugCore {
       if (plan === 'step') {
         c.flags.sys |= FL_TF;
         this.stepCpu = c.id;
+        this.machine.runFirst(c.id);
       }
       // Resuming from a hardware execute breakpoint: RF lets the instruction run once.
       if (e !== null && e.cpu === c.id && e.vector === VEC_DB && (e.dr6 & 0xf) !== 0) c.flags.sys |= FL_RF;

@@ -20,6 +20,7 @@ import { symbolAddr } from '../kernel/link.js';
 import { WD_SYM } from '../kernel/watchdog.js';
 import type { CpuPlan, DebugCore } from './debug-core.js';
 import { canon } from '../system.js';
+import { stopAt } from './stop-at.js';
 import type { ClockPolicy } from '../target/machine.js';
 
 export const SCENARIOS = ['stop-in-watchdog', 'long-pause'] as const;
@@ -57,22 +58,7 @@ export function stopInWatchdog(core: DebugCore, image: Image, withinNs = 3e9): n
   const m = core.machine;
   // Not the watchdog's first run (that one only takes the TSC's baseline): run to SCENARIO_STOP_AT_NS first.
   runWithCore(core, Math.max(m.now, SCENARIO_STOP_AT_NS));
-  const addr = canon(symbolAddr(image, 'acpi_pm_read'));
-  core.sw.set(addr);
-  core.sw.activate();
-  const deadline = m.now + withinNs;
-  while (core.state === 'running' && m.now < deadline) {
-    const r = m.run(deadline, 200_000);
-    if (r === 'idle-forever') break;
-  }
-  if (core.state === 'entering') core.completeEntry();
-  core.sw.remove(addr);
-  if (core.state !== 'stopped' || core.entry === null) throw new Error('stop-in-watchdog: the machine did not reach clocksource_watchdog');
-  const cpu = m.cpus[core.entry.cpu];
-  if (core.entry.swbreakAt === addr) {
-    cpu.rip = addr; // back over the int3 that is gone now: a plain stop at acpi_pm_read
-    core.entry.swbreakAt = undefined;
-  }
+  const cpu = m.cpus[stopAt(core, canon(symbolAddr(image, 'acpi_pm_read')), withinNs, 'acpi_pm_read')];
   const lock = m.mem.peek(canon(symbolAddr(image, WD_SYM.lock)), 4)!;
   if (lock[0] !== cpu.id + 1) throw new Error(`stop-in-watchdog: CPU${cpu.id} stopped but watchdog_lock is ${lock[0]}`);
   return cpu.id;

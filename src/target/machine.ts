@@ -105,6 +105,7 @@ export class Machine {
   /** CPU currently executing (for data watchpoint attribution). */
   private current: Cpu | null = null;
   private order: number[] = [];
+  private firstCpu = -1;
 
   constructor(opts: MachineOptions) {
     this.seed = opts.seed ?? 1;
@@ -339,6 +340,15 @@ export class Machine {
 
   // ---------------------------------------------------------------- run control
 
+  /**
+   * Run this CPU first in the next round (the debugger steps it: the others,
+   * which run while the step completes, then run for the step's duration
+   * rather than a whole quantum before it).
+   */
+  runFirst(cpu: number): void {
+    this.firstCpu = cpu;
+  }
+
   /** Leave the run loop at the next instruction boundary. */
   requestStop(): void {
     this.stopFlag = true;
@@ -386,14 +396,25 @@ export class Machine {
         this.now = Math.max(next, this.now);
         continue;
       }
-      // Seeded round: a shuffled CPU order and one quantum length per round.
-      const q = (QUANTUM >> 1) + this.rng.below(QUANTUM);
+      // Seeded round: a shuffled CPU order and one quantum length per round. A
+      // round ends no later than the next event, so an interrupt or IPI (the
+      // debugger's NMI roundup) is taken within its latency, not a quantum later.
+      let q = (QUANTUM >> 1) + this.rng.below(QUANTUM);
+      const toEvent = Math.ceil((this.events.peekTime() - this.now) / NS_PER_INSN);
+      if (toEvent < q) q = Math.max(1, toEvent);
       const order = this.order;
       for (let i = n - 1; i > 0; i--) {
         const j = this.rng.below(i + 1);
         const t = order[i];
         order[i] = order[j];
         order[j] = t;
+      }
+      if (this.firstCpu >= 0) {
+        // An external input (the debugger resumed with a single step) puts this CPU first.
+        const k = order.indexOf(this.firstCpu);
+        order[k] = order[0];
+        order[0] = this.firstCpu;
+        this.firstCpu = -1;
       }
       this.quantumStartTime = this.now;
       for (let k = 0; k < n; k++) {

@@ -202,12 +202,14 @@ describe('real gdb over TCP (in-process server, 4 CPUs)', () => {
 
   it('thread N + info registers: tasks on different CPUs have different registers; a CPU shadow shows its task', async () => {
     // A machine held from boot: in its first ~120 ms both crunch threads burn CPUs while
-    // the counter counts, so the first counter_inc stop has several tasks on CPUs.
+    // the counter counts. The very first counter_inc calls come before the scheduler has
+    // started the other threads, so stop at a later one: then several tasks are on CPUs.
     const boot = await startSim({ cpus: CPUS, seed: 1, stopAtBoot: true, clock: { kind: 'none' } });
     const run = await runGdb({
       remote: boot.remote,
       commands: [
         'break counter_inc',
+        'ignore 1 10',
         'continue',
         'delete',
         mark('regs'),
