@@ -70,7 +70,10 @@ export function startServer(o: ServerOptions): Sim {
   });
   // Before the gdb target listens: the scenario's stop is then reported to gdb like any stop found at connect.
   if (o.scenario === 'stop-in-watchdog') stopInWatchdog(core, o.image);
-  else if (o.stopAt !== undefined) stopAt(core, parseLocation(o.image, machine.mem, o.stopAt), STOP_AT_WITHIN_NS, o.stopAt);
+  else if (o.stopAt !== undefined) {
+    const cpu = stopAt(core, parseLocation(o.image, machine.mem, o.stopAt), STOP_AT_WITHIN_NS, o.stopAt);
+    o.log(`kgdb-sim: stopped at ${o.stopAt} on CPU ${cpu} after ${(machine.now / 1e6).toFixed(3)} virtual ms`);
+  }
   const runner = new Runner(machine, core, o.paced ?? true);
   const target = new GdbTarget({ machine, core, runner, kernel, hw, monitor: (cmd) => watchdogMonitor(watchdog, cmd), numbering: o.wire === 'kgdb' ? 'linux' : 'modern' });
   runner.kick();

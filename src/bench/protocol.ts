@@ -71,10 +71,13 @@ interface Started {
 }
 
 async function startOurs(): Promise<Started> {
-  const proc = spawn(process.execPath, [join(root, 'dist', 'cli.js'), 'serve', '--port', '0', '--cpus', '4'], {
+  // Stopped in a CPU-bound thread, so that steps measure the debugger on a
+  // busy instruction stream (as gdbserver steps its busy memtarget) and not an
+  // idle task's hlt waiting for the next timer tick.
+  const proc = spawn(process.execPath, [join(root, 'dist', 'cli.js'), 'serve', '--port', '0', '--cpus', '4', '--stop-at', 'crunch_thread'], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
-  const m = await waitFor(proc, /on 127\.0\.0\.1:(\d+)/, 30_000);
+  const m = await waitFor(proc, /on 127\.0\.0\.1:(\d+)[\s\S]*stopped at crunch_thread/, 30_000);
   const image = buildKernelImage();
   // 1 MiB of mapped kernel memory: the image is laid out contiguously from .text.
   const addr = '0x' + BigInt.asUintN(64, BigInt(canon(symbolAddr(image, 'startup_64')) & ~0xfff)).toString(16);

@@ -180,14 +180,11 @@ export class X86HwBreakpoints implements HwBreakpoints {
   }
 
   private u32(a: number): number {
-    const b = this.machine.mem.peek(a, 4)!;
-    return new DataView(b.buffer, b.byteOffset).getUint32(0, true);
+    return this.machine.mem.peekU32(a)!;
   }
 
   private setU32(a: number, v: number): void {
-    const b = new Uint8Array(4);
-    new DataView(b.buffer).setUint32(0, v >>> 0, true);
-    this.machine.mem.poke(a, b);
+    this.machine.mem.pokeU32(a, v);
   }
 
   owner(cpu: number, slot: number): number {

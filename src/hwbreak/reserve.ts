@@ -27,16 +27,14 @@ export class SlotCounters {
 
   /** Current value of a CPU's counter (signed: a perf reservation in progress may show -1 briefly). */
   counter(cpu: number): number {
-    const b = this.mem.peek(this.addr(cpu), 4);
-    if (b === undefined) throw new Error('per-CPU area not mapped');
-    return new DataView(b.buffer, b.byteOffset).getInt32(0, true);
+    const v = this.mem.peekU32(this.addr(cpu));
+    if (v === undefined) throw new Error('per-CPU area not mapped');
+    return v | 0;
   }
 
   private add(cpu: number, delta: number): number {
     const v = (this.counter(cpu) + delta) | 0;
-    const b = new Uint8Array(4);
-    new DataView(b.buffer).setInt32(0, v, true);
-    this.mem.poke(this.addr(cpu), b);
+    this.mem.pokeU32(this.addr(cpu), v);
     return v;
   }
 

@@ -32,8 +32,7 @@ export class MemoryKernelView implements KernelView {
   }
 
   private u32(a: number): number {
-    const b = this.mem.peek(a, 4);
-    return b ? new DataView(b.buffer).getUint32(0, true) : 0;
+    return this.mem.peekU32(a) ?? 0;
   }
 
   private u64(a: number): number {
@@ -52,36 +51,57 @@ export class MemoryKernelView implements KernelView {
   }
 
   tasks(): TaskView[] {
-    const n = Math.min(this.u32(this.nrTasks), 64);
-    const onCpu = new Map<number, number>();
-    for (let c = 0; c < this.ncpus; c++) onCpu.set(this.u64(this.percpu(c, PCPU.current_task)), c);
+    const onCpu = this.onCpu();
     const out: TaskView[] = [];
-    for (let i = 0; i < n; i++) {
+    for (let i = 0, n = this.taskCount(); i < n; i++) {
       const t = this.taskTable + i * TASK_STRUCT_SIZE;
       const pid = this.u32(t + TASK.pid);
-      if (pid === 0) continue;
-      const stateRaw = this.u64(t + TASK.state);
-      const cpuNow = onCpu.get(t) ?? -1;
-      const comm = this.mem.peek(t + TASK.comm, TASK_COMM_LEN) ?? new Uint8Array(0);
-      const nul = comm.indexOf(0);
-      const name = Buffer.from(comm.subarray(0, nul < 0 ? comm.length : nul)).toString('latin1');
-      const state: TaskView['state'] =
-        stateRaw & TASK_DEAD ? 'dead' : cpuNow >= 0 ? 'running' : stateRaw === TASK_RUNNING ? 'runnable' : 'sleeping';
-      const sp = this.u64(t + TASK.thread_sp);
-      out.push({
-        pid,
-        name,
-        state,
-        onCpu: cpuNow,
-        cpu: this.u32(t + TASK.cpu),
-        saved: {
-          rsp: sp === 0 ? 0 : sp + INACTIVE_FRAME.size,
-          rbp: sp === 0 ? 0 : this.u64(sp + INACTIVE_FRAME.bp),
-          rip: sp === 0 ? 0 : this.u64(sp + INACTIVE_FRAME.ret_addr),
-        },
-      });
+      if (pid !== 0) out.push(this.taskAt(t, pid, onCpu));
     }
     return out;
+  }
+
+  task(pid: number): TaskView | undefined {
+    // Called on every resume and register read: read one pid per slot, build one view.
+    for (let i = 0, n = this.taskCount(); i < n; i++) {
+      const t = this.taskTable + i * TASK_STRUCT_SIZE;
+      if (this.u32(t + TASK.pid) === pid) return this.taskAt(t, pid, this.onCpu());
+    }
+    return undefined;
+  }
+
+  private taskCount(): number {
+    return Math.min(this.u32(this.nrTasks), 64);
+  }
+
+  /** task_struct address → the CPU it is current on. */
+  private onCpu(): Map<number, number> {
+    const onCpu = new Map<number, number>();
+    for (let c = 0; c < this.ncpus; c++) onCpu.set(this.u64(this.percpu(c, PCPU.current_task)), c);
+    return onCpu;
+  }
+
+  private taskAt(t: number, pid: number, onCpu: Map<number, number>): TaskView {
+    const stateRaw = this.u64(t + TASK.state);
+    const cpuNow = onCpu.get(t) ?? -1;
+    const comm = this.mem.peek(t + TASK.comm, TASK_COMM_LEN) ?? new Uint8Array(0);
+    const nul = comm.indexOf(0);
+    const name = Buffer.from(comm.subarray(0, nul < 0 ? comm.length : nul)).toString('latin1');
+    const state: TaskView['state'] =
+      stateRaw & TASK_DEAD ? 'dead' : cpuNow >= 0 ? 'running' : stateRaw === TASK_RUNNING ? 'runnable' : 'sleeping';
+    const sp = this.u64(t + TASK.thread_sp);
+    return {
+      pid,
+      name,
+      state,
+      onCpu: cpuNow,
+      cpu: this.u32(t + TASK.cpu),
+      saved: {
+        rsp: sp === 0 ? 0 : sp + INACTIVE_FRAME.size,
+        rbp: sp === 0 ? 0 : this.u64(sp + INACTIVE_FRAME.bp),
+        rip: sp === 0 ? 0 : this.u64(sp + INACTIVE_FRAME.ret_addr),
+      },
+    };
   }
 
   dmesg(): string {

@@ -5,7 +5,7 @@
 // such stop. The breakpoint used is the debug core's own and is gone again
 // when the stop is reported: gdb sees a plain stop with the pc at LOCATION.
 
-import { findSymbol, type Image } from '../kernel/link.js';
+import { findSymbol, symbolize, type Image, type ImageSymbol } from '../kernel/link.js';
 import type { DebugCore } from './debug-core.js';
 import { canon } from '../system.js';
 import { decode } from '../target/x86/decoder.js';
@@ -25,14 +25,22 @@ export function parseLocation(image: Image, mem: Memory, text: string): number {
   if (/^0x[0-9a-fA-F]{1,16}$/.test(t)) {
     const a = canon(BigInt(t));
     if (mem.peek(a, 1) === undefined) throw new LocationError(`${t} is not mapped`);
-    return a;
+    // An address is held to the same rules as SYMBOL+OFFSET: a breakpoint
+    // byte in data or inside an instruction would corrupt what the kernel reads.
+    const s = symbolize(image, BigInt.asUintN(64, BigInt(a)));
+    if (s === undefined) throw new LocationError(`${t} is not in any kernel function`);
+    return codeAt(mem, s.symbol, s.offset, t);
   }
   const m = /^([A-Za-z_.$][\w.$]*)(?:\s*\+\s*(0x[0-9a-fA-F]+|\d+))?$/.exec(t);
   if (m === null) throw new LocationError(`bad location "${text}" (SYMBOL, SYMBOL+OFFSET or 0xADDRESS)`);
   const sym = findSymbol(image, m[1]);
   if (sym === undefined) throw new LocationError(`no symbol "${m[1]}" in the kernel image`);
-  if (sym.kind !== 'func' && sym.kind !== 'label') throw new LocationError(`${sym.name} is not code`);
-  const off = m[2] === undefined ? 0 : Number(m[2]);
+  return codeAt(mem, sym, m[2] === undefined ? 0 : Number(m[2]), t);
+}
+
+/** `sym`+`off` as an address, if it is code and starts an instruction. */
+function codeAt(mem: Memory, sym: ImageSymbol, off: number, t: string): number {
+  if (sym.kind !== 'func' && sym.kind !== 'label') throw new LocationError(`${t} is not code (${sym.name} is an object)`);
   if (sym.size > 0 && off >= sym.size) throw new LocationError(`${t} is beyond the end of ${sym.name} (size ${sym.size})`);
   const start = canon(sym.addr);
   let at = start;

@@ -26,6 +26,8 @@ export interface TaskView {
 export interface KernelView {
   /** Every task except the per-CPU idle tasks, by pid. */
   tasks(): TaskView[];
+  /** One task by pid (as tasks().find, without reading every task). */
+  task(pid: number): TaskView | undefined;
   /** pid of the task current on a CPU, or 0 when it runs its idle task. */
   currentPid(cpu: number): number;
   /** The kernel log buffer as text. */
@@ -65,7 +67,7 @@ export function resolveThread(
 ): ThreadRef | undefined {
   if (isShadow(tid, ncpus, numbering)) return { kind: 'cpu', cpu: cpuOfShadow(tid, numbering) };
   if (tid <= 0 || tid >= SHADOW_BASE) return undefined;
-  const task = view.tasks().find((t) => t.pid === tid);
+  const task = view.task(tid);
   if (task === undefined || task.state === 'dead') return undefined;
   if (task.onCpu >= 0) return { kind: 'cpu', cpu: task.onCpu, task };
   return { kind: 'sleeping', task };

@@ -96,6 +96,9 @@ export interface WatchdogTouchOptions {
 
 type CpuWd = 'ok' | 'spinning' | 'deadlocked';
 
+/** Events kept per side (older ones are dropped and counted as lost; resume records first). */
+const MAX_HOST_EVENTS = 4096;
+
 export class WatchdogTouch {
   readonly legacy: ReadonlySet<LegacyToggle>;
   private readonly log: (line: string) => void;
@@ -146,13 +149,10 @@ export class WatchdogTouch {
   // ---------------------------------------------------------------- guest memory
 
   private u32(addr: number): number {
-    const b = this.machine.mem.peek(addr, 4);
-    return b === undefined ? 0 : new DataView(b.buffer, b.byteOffset).getUint32(0, true);
+    return this.machine.mem.peekU32(addr) ?? 0;
   }
   private setU32(addr: number, v: number): void {
-    const b = new Uint8Array(4);
-    new DataView(b.buffer).setUint32(0, v >>> 0, true);
-    this.machine.mem.poke(addr, b);
+    this.machine.mem.pokeU32(addr, v);
   }
   private u64(addr: number): bigint {
     return this.machine.mem.peek64(addr) ?? 0n;
@@ -250,6 +250,9 @@ export class WatchdogTouch {
   private markResume(heldNs: number, cpu: number): void {
     if (this.machine.hwOffset !== this.segments[this.segments.length - 1].offset) {
       this.segments.push({ hwStart: this.machine.now + this.machine.hwOffset, offset: this.machine.hwOffset });
+      // The ring is collected at every resume, so only recent segments can still
+      // map an uncollected event: keep a bounded tail (the first stays as the floor).
+      if (this.segments.length > 128) this.segments.splice(1, this.segments.length - 64);
     }
     const key = this.machine.now + this.machine.hwOffset;
     if (key === this.lastResumeKey && cpu > this.lastLeaveCpu) {
@@ -268,6 +271,15 @@ export class WatchdogTouch {
 
   private event(e: WatchdogEvent): void {
     this.hostEvents.push(e);
+    if (this.hostEvents.length > MAX_HOST_EVENTS) {
+      // Bounded: every resume (each single-step) adds one. Drop the oldest half
+      // of the kgdb-resume context first; problems go only when nothing else can.
+      let drop = MAX_HOST_EVENTS / 2;
+      const kept = this.hostEvents.filter((x) => !(x.kind === 'kgdb-resume' && drop-- > 0));
+      if (kept.length > MAX_HOST_EVENTS) kept.splice(0, kept.length - MAX_HOST_EVENTS);
+      this.lostEvents += this.hostEvents.length - kept.length;
+      this.hostEvents.splice(0, this.hostEvents.length, ...kept);
+    }
     if (e.kind === 'deadlock' || e.kind === 'watchdog-touch-skipped') this.log(`KGDB: ${e.detail}`);
   }
 
@@ -297,9 +309,8 @@ export class WatchdogTouch {
   // ---------------------------------------------------------------- events
 
   private hwToVirtual(hw: number): number {
-    let seg = this.segments[0];
-    for (const s of this.segments) if (s.hwStart <= hw) seg = s;
-    return hw - seg.offset;
+    for (let i = this.segments.length - 1; i > 0; i--) if (this.segments[i].hwStart <= hw) return hw - this.segments[i].offset;
+    return hw - this.segments[0].offset;
   }
 
   /** Read new entries of the kernel's event ring (published ones only). */
@@ -325,6 +336,10 @@ export class WatchdogTouch {
         this.kernelEvents.push({ kind: 'tsc-unstable', cpu, time, delta_ns: Number(value), detail: `Clocksource tsc unstable (delta = ${value} ns)` });
       }
       this.ringRead++;
+    }
+    if (this.kernelEvents.length > MAX_HOST_EVENTS) {
+      this.lostEvents += this.kernelEvents.length - MAX_HOST_EVENTS;
+      this.kernelEvents.splice(0, this.kernelEvents.length - MAX_HOST_EVENTS);
     }
   }
 
