@@ -58,7 +58,7 @@ async function servedCost(seconds: number, cpus: number, idle: boolean): Promise
   m.run(200_000_000); // boot and settle
   const runner = new Runner(m, sim.core, true);
   runner.kick();
-  await new Promise((r) => setTimeout(r, 1000)); // let V8's background compilation settle
+  await new Promise((r) => setTimeout(r, 3000)); // steady state: let V8's background compilation of the idle path settle
   const v0 = m.now;
   const u0 = process.cpuUsage();
   const t0 = performance.now();

@@ -107,6 +107,11 @@ export class GdbTarget implements Target {
 
   interrupt(): void {
     if (this.core.state === 'stopped') return;
+    this.runner.catchUp(); // an idle machine may run up to a batch behind wall time
+    if (this.core.state !== 'running') {
+      this.core.completeEntry(); // a trap on the way to "now" is the stop
+      return;
+    }
     this.core.stopNow(SIGINT);
   }
 
