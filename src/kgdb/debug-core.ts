@@ -297,6 +297,11 @@ export class DebugCore {
     if (this.state === 'stopped') this.resume(this.machine.cpus.map(() => 'continue'));
   }
 
+  /** A single step is in progress (a CPU has TF set for us, or waits to be scheduled to step). */
+  get stepping(): boolean {
+    return this.stepCpu >= 0 || this.schedStep !== null;
+  }
+
   get stopWallStart(): number {
     return this.stoppedAtWall;
   }

@@ -11,6 +11,13 @@ import type { DebugCore } from './debug-core.js';
 /** Instructions per slice: about a millisecond of host time. */
 export const SLICE_INSNS = 200_000;
 
+/**
+ * How far a single step may run the machine ahead of wall time: the step of an
+ * idle CPU's hlt completes at its next interrupt without waiting for it in real
+ * time; a step that cannot complete (cli; hlt) falls back to pacing after this.
+ */
+export const STEP_AHEAD_NS = 2e9;
+
 /** How long the host sleeps between runs while every CPU idles. */
 export const IDLE_BATCH_MS = 100;
 
@@ -60,7 +67,11 @@ export class Runner {
     if (core.state === 'entering') core.completeEntry();
     if (core.state === 'stopped') return;
     const m = this.machine;
-    const limit = this.paced ? this.virtBase + (performance.now() - this.wallBase) * 1e6 : Infinity;
+    // A step is not paced (up to STEP_AHEAD_NS): stepping an idle CPU's hlt must
+    // not wait for its next tick in wall time, nor a stepped sleeping task for
+    // its wakeup. The next resume re-bases pacing at the then virtual time.
+    const ahead = core.stepping ? STEP_AHEAD_NS : 0;
+    const limit = this.paced ? this.virtBase + (performance.now() - this.wallBase) * 1e6 + ahead : Infinity;
     if (m.now >= limit) {
       this.schedule(this.untilNextEvent());
       return;
