@@ -58,7 +58,7 @@ function formatReport(r: BenchReport): string {
     'machine:',
     `  tight ALU loop, 1 CPU:       ${m.tight_loop.sim_mips.toFixed(1)} M simulated instr/s; native ${m.tight_loop.native_mips.toFixed(0)} M/s; ratio native/sim ${(m.tight_loop.native_mips / m.tight_loop.sim_mips).toFixed(1)}x`,
     `  kernel workload, 4 CPUs:     ${m.kernel_4cpu.mips.toFixed(1)} M instr/s (${m.kernel_4cpu.instructions} instructions for 1 virtual s in ${m.kernel_4cpu.host_seconds.toFixed(2)} s)`,
-    `  idle machine, served:        ${m.idle.host_cpu_percent.toFixed(2)} % of one host core over ${m.idle.wall_seconds} s (${m.idle.cpus} CPUs idle)`,
+    `  idle machine, served:        ${m.idle.host_cpu_percent.toFixed(2)} % of one host core over ${m.idle.wall_seconds} s after ${m.idle.settle_seconds} s served (${m.idle.cpus} CPUs idle)`,
     `  default machine, served:     ${m.served_default.host_cpu_percent.toFixed(1)} % of one host core (demo threads running)`,
     `  256 CPUs, 1 virtual s:       ${m.cpus256.wall_seconds.toFixed(2)} s wall, ${(m.cpus256.host_bytes_per_cpu / 1024).toFixed(0)} KiB host memory per CPU beyond guest RAM`,
   ];

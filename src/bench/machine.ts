@@ -5,21 +5,20 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { buildKernelImage } from '../kernel/image.js';
-import { startServer } from '../server.js';
-import { Runner } from '../kgdb/runner.js';
 import { runMachine } from '../run.js';
-import { symbolAddr } from '../kernel/link.js';
-import { canon, createMachine } from '../system.js';
+import { createMachine } from '../system.js';
+import type { Cpus256, ServedCost } from './child.js';
 import { LOOP_INSNS, NATIVE_LOOP_C, tightLoopImage } from './loops.js';
 
 export interface MachineFigures {
   tight_loop: { sim_mips: number; native_mips: number; iterations: number; runs: number[] };
   kernel_4cpu: { mips: number; instructions: number; host_seconds: number };
-  idle: { host_cpu_percent: number; wall_seconds: number; cpus: number; virtual_seconds: number };
+  idle: ServedCost;
   /** The default served machine (demo threads running), for comparison. */
-  served_default: { host_cpu_percent: number; wall_seconds: number; cpus: number; virtual_seconds: number };
-  cpus256: { wall_seconds: number; host_bytes_per_cpu: number; guest_ram_bytes: number; instructions: number };
+  served_default: ServedCost;
+  cpus256: Cpus256;
 }
 
 function simLoop(iterations: number): number {
@@ -42,55 +41,24 @@ function nativeLoop(iterations: number): number {
   return best;
 }
 
-/**
- * Host CPU used by a served (paced) machine whose CPUs all idle, over
- * `seconds` of wall time: the real kernel with its demo threads not started
- * (kthreads_init patched to return at once), so every CPU sits in
- * default_idle taking its HZ timer ticks.
- */
-async function servedCost(seconds: number, cpus: number, idle: boolean): Promise<MachineFigures['idle']> {
-  const image = buildKernelImage();
-  // The same composition `kgdb-sim serve` uses (debug core, hw breakpoints, watchdog hooks), paced.
-  const sim = startServer({ image, cpus, seed: 1, clock: { kind: 'none' }, wire: 'modern', log: () => {}, paced: true });
-  const m = sim.machine;
-  sim.runner.stop();
-  if (idle) m.mem.poke(canon(symbolAddr(image, 'kthreads_init')), Uint8Array.of(0xc3)); // ret: no demo threads
-  m.run(200_000_000); // boot and settle
-  const runner = new Runner(m, sim.core, true);
-  runner.kick();
-  await new Promise((r) => setTimeout(r, 3000)); // steady state: let V8's background compilation of the idle path settle
-  const v0 = m.now;
-  const u0 = process.cpuUsage();
-  const t0 = performance.now();
-  await new Promise((r) => setTimeout(r, seconds * 1000));
-  runner.stop();
-  const wall = (performance.now() - t0) / 1000;
-  const u = process.cpuUsage(u0);
-  return {
-    host_cpu_percent: ((u.user + u.system) / 1e6 / wall) * 100,
-    wall_seconds: seconds,
-    cpus,
-    virtual_seconds: (m.now - v0) / 1e9,
-  };
+function childScript(): string {
+  return fileURLToPath(new URL('./child.js', import.meta.url));
 }
 
-function cpus256(): MachineFigures['cpus256'] {
-  global.gc?.();
-  const before = process.memoryUsage();
-  const t0 = performance.now();
-  const m = createMachine(buildKernelImage(), { cpus: 256, seed: 1 });
-  m.run(1_000_000_000);
-  const wall = (performance.now() - t0) / 1000;
-  global.gc?.();
-  const after = process.memoryUsage();
-  const guest = m.mem.pageCount * 4096;
-  const host = after.heapUsed + after.arrayBuffers - (before.heapUsed + before.arrayBuffers);
-  return {
-    wall_seconds: wall,
-    host_bytes_per_cpu: Math.max(0, host - guest) / 256,
-    guest_ram_bytes: guest,
-    instructions: m.cpus.reduce((s, c) => s + c.retired, 0),
-  };
+/**
+ * Host CPU used by a served machine, measured in a fresh Node process of its
+ * own (child.ts): a served kgdb-sim process holds one machine, and the cost
+ * must not include this process's heap and JIT state from earlier benchmarks.
+ */
+function servedCost(seconds: number, cpus: number, idle: boolean, settleSeconds: number): ServedCost {
+  const out = execFileSync(process.execPath, [childScript(), 'served', String(seconds), String(cpus), idle ? 'idle' : 'default', String(settleSeconds)], { timeout: 120_000 });
+  return JSON.parse(out.toString()) as ServedCost;
+}
+
+/** 256 CPUs for 1 virtual s, in a fresh process with --expose-gc (child.ts) so the heap can be measured. */
+function cpus256(): Cpus256 {
+  const out = execFileSync(process.execPath, ['--expose-gc', childScript(), 'cpus256'], { timeout: 300_000 });
+  return JSON.parse(out.toString()) as Cpus256;
 }
 
 export async function machineBenchmarks(o: { quick: boolean; log: (s: string) => void }): Promise<MachineFigures> {
@@ -102,9 +70,9 @@ export async function machineBenchmarks(o: { quick: boolean; log: (s: string) =>
   o.log('bench: kernel workload, 4 CPUs, 1 virtual second...');
   const k = runMachine(4, 1, 1_000_000_000);
   o.log('bench: idle served machine...');
-  const idle = await servedCost(o.quick ? 2 : 5, 4, true);
+  const idle = servedCost(o.quick ? 2 : 10, 4, true, o.quick ? 2 : 8);
   o.log('bench: default served machine...');
-  const servedDefault = await servedCost(o.quick ? 2 : 5, 4, false);
+  const servedDefault = servedCost(o.quick ? 2 : 10, 4, false, o.quick ? 2 : 8);
   o.log('bench: 256 CPUs, 1 virtual second...');
   const big = cpus256();
   return {

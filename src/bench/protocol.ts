@@ -64,6 +64,16 @@ async function freePort(): Promise<number> {
   });
 }
 
+/** A server that did not come up must not outlive the benchmark (it would keep it from exiting). */
+async function killOnFailure<T>(proc: ChildProcess, p: Promise<T>): Promise<T> {
+  try {
+    return await p;
+  } catch (e) {
+    proc.kill('SIGKILL');
+    throw e;
+  }
+}
+
 interface Started {
   port: number;
   addr: string;
@@ -77,7 +87,8 @@ async function startOurs(): Promise<Started> {
   const proc = spawn(process.execPath, [join(root, 'dist', 'cli.js'), 'serve', '--port', '0', '--cpus', '4', '--stop-at', 'crunch_thread'], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
-  const m = await waitFor(proc, /on 127\.0\.0\.1:(\d+)[\s\S]*stopped at crunch_thread/, 30_000);
+  // (the stop is logged on stderr before the banner on stdout)
+  const [m] = await killOnFailure(proc, Promise.all([waitFor(proc, /on 127\.0\.0\.1:(\d+)/, 30_000), waitFor(proc, /stopped at crunch_thread/, 30_000)]));
   const image = buildKernelImage();
   // 1 MiB of mapped kernel memory: the image is laid out contiguously from .text.
   const addr = '0x' + BigInt.asUintN(64, BigInt(canon(symbolAddr(image, 'startup_64')) & ~0xfff)).toString(16);
@@ -87,7 +98,7 @@ async function startOurs(): Promise<Started> {
 async function startGdbserver(memtarget: string, blob: string): Promise<Started> {
   const port = await freePort();
   const proc = spawn('gdbserver', [`127.0.0.1:${port}`, memtarget], { stdio: ['ignore', 'pipe', 'pipe'] });
-  await waitFor(proc, /Listening on port/, 30_000);
+  await killOnFailure(proc, waitFor(proc, /Listening on port/, 30_000));
   return { port, addr: blob, proc };
 }
 

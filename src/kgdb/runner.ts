@@ -39,7 +39,14 @@ export class Runner {
   kick(): void {
     this.wallBase = performance.now();
     this.virtBase = this.machine.now;
-    this.schedule(0);
+    // A step usually completes within the first slice: run it now rather than
+    // after an event-loop turn, so its stop reply leaves with the same wake-up.
+    if (this.core.stepping && !this.stoppedForGood) {
+      this.cancel();
+      this.slice();
+    } else {
+      this.schedule(0);
+    }
   }
 
   stop(): void {
