@@ -9,12 +9,11 @@ import { parseArgs } from 'node:util';
 import { buildKernelImage } from './kernel/image.js';
 import { writeElf } from './kernel/elf.js';
 import { serveSerial, serveStdio, serveTcp, type ProfileName } from './rsp/index.js';
-import type { ClockPolicy } from './target/machine.js';
 import { type Sim, startServer } from './server.js';
 import { LocationError } from './kgdb/stop-at.js';
 import { runCommand } from './run.js';
-import { type LegacyToggle, parseLegacy } from './kgdb/watchdog-touch.js'; // issue 5
-import { parseScenario, scenarioClock, type ScenarioName } from './kgdb/scenarios.js'; // issue 5
+import { scenarioClock } from './kgdb/scenarios.js'; // issue 5
+import { intOpt, parseClock, parseWatchdogOptions, UsageError } from './cli-options.js';
 
 const USAGE = `usage:
   kgdb-sim serve [--host 127.0.0.1] [--port 2331] [--stdio] [--serial PATH --baud 115200]
@@ -27,35 +26,8 @@ const USAGE = `usage:
   kgdb-sim bench [--json] [--quick]
 `;
 
-class UsageError extends Error {}
-
 function log(line: string): void {
   process.stderr.write(line.endsWith('\n') ? line : line + '\n');
-}
-
-function intOpt(v: string | undefined, name: string, def: number, min: number, max: number): number {
-  if (v === undefined) return def;
-  if (!/^\d+$/.test(v)) throw new UsageError(`--${name} must be a whole number`);
-  const n = Number(v);
-  if (n < min || n > max) throw new UsageError(`--${name} must be between ${min} and ${max}`);
-  return n;
-}
-
-/** "1s", "250ms", "100us", "5000ns", "2.5s" → virtual nanoseconds. */
-export function parseDuration(s: string): number {
-  const m = /^(\d+(?:\.\d+)?)(ns|us|ms|s)?$/.exec(s.trim());
-  if (!m) throw new UsageError(`bad duration "${s}" (examples: 1s, 250ms, 100us)`);
-  const mult = { ns: 1, us: 1e3, ms: 1e6, s: 1e9 }[(m[2] ?? 's') as 'ns' | 'us' | 'ms' | 's'];
-  const v = Math.round(Number(m[1]) * mult);
-  if (!(v > 0) || v > 3600e9) throw new UsageError('duration must be between 1ns and 1h');
-  return v;
-}
-
-function parseClock(v: string | undefined): ClockPolicy {
-  if (v === undefined || v === 'wall') return { kind: 'wall' };
-  if (v === 'none') return { kind: 'none' };
-  if (/^\d+$/.test(v)) return { kind: 'fixed', ns: Number(v) };
-  throw new UsageError('--clock must be wall, none, or a number of nanoseconds per stop');
 }
 
 async function serve(argv: string[]): Promise<number> {
@@ -87,14 +59,7 @@ async function serve(argv: string[]): Promise<number> {
   const seed = intOpt(values.seed, 'seed', 1, 0, 0xffffffff);
   const port = intOpt(values.port, 'port', 2331, 0, 65535);
   const baud = intOpt(values.baud, 'baud', 115200, 50, 4_000_000);
-  let legacy: Set<LegacyToggle>;
-  let scenario: ScenarioName | undefined;
-  try {
-    legacy = parseLegacy(values.legacy);
-    scenario = parseScenario(values.scenario);
-  } catch (e) {
-    throw new UsageError((e as Error).message);
-  }
+  const { legacy, scenario } = parseWatchdogOptions(values.legacy, values.scenario);
   // A scenario brings its own hardware time per stop (long-pause: 80 s) unless --clock says otherwise.
   const clock = values.clock === undefined && scenario !== undefined ? scenarioClock(scenario) : parseClock(values.clock);
   const image = buildKernelImage();
@@ -155,7 +120,7 @@ async function main(): Promise<number> {
       case 'elf':
         return elf(rest);
       case 'run':
-        return runCommand(rest, { parseDuration, intOpt, parseClock, UsageError });
+        return runCommand(rest);
       case 'bench': {
         const { benchCommand } = await import('./bench/index.js');
         return await benchCommand(rest);

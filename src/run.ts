@@ -7,8 +7,9 @@ import { PCPU, SYM } from './kernel/layout.js';
 import { symbolAddr } from './kernel/link.js';
 import { MemoryKernelView } from './kgdb/kernel-view.js';
 import { canon, createMachine } from './system.js';
-import { type LegacyToggle, parseLegacy, type WatchdogEvent, WatchdogTouch } from './kgdb/watchdog-touch.js'; // issue 5
-import { parseScenario, playScenario, type ScenarioName } from './scenarios.js'; // issue 5
+import { type LegacyToggle, type WatchdogEvent, WatchdogTouch } from './kgdb/watchdog-touch.js'; // issue 5
+import { playScenario, type ScenarioName } from './scenarios.js'; // issue 5
+import { intOpt, parseClock, parseDuration, parseWatchdogOptions, UsageError } from './cli-options.js';
 import type { ClockPolicy, Machine } from './target/machine.js';
 
 export interface RunReport {
@@ -84,14 +85,7 @@ function report(m: Machine, cpus: number, seed: number, host: number, events: Wa
   };
 }
 
-interface Helpers {
-  parseDuration(s: string): number;
-  intOpt(v: string | undefined, name: string, def: number, min: number, max: number): number;
-  parseClock(v: string | undefined): ClockPolicy;
-  UsageError: new (msg: string) => Error;
-}
-
-export function runCommand(argv: string[], h: Helpers): number {
+export function runCommand(argv: string[]): number {
   const { values } = parseArgs({
     args: argv,
     strict: true,
@@ -105,24 +99,17 @@ export function runCommand(argv: string[], h: Helpers): number {
       clock: { type: 'string' }, // issue 5: hardware time per stop (default: the scenario's)
     },
   });
-  const cpus = h.intOpt(values.cpus, 'cpus', 4, 1, 256);
-  const seed = h.intOpt(values.seed, 'seed', 1, 0, 0xffffffff);
-  let legacy: Set<LegacyToggle>;
-  let scenario: ScenarioName | undefined;
-  try {
-    legacy = parseLegacy(values.legacy);
-    scenario = parseScenario(values.scenario);
-  } catch (e) {
-    throw new h.UsageError((e as Error).message);
-  }
+  const cpus = intOpt(values.cpus, 'cpus', 4, 1, 256);
+  const seed = intOpt(values.seed, 'seed', 1, 0, 0xffffffff);
+  const { legacy, scenario } = parseWatchdogOptions(values.legacy, values.scenario);
   if (scenario === undefined && (legacy.size > 0 || values.clock !== undefined)) {
-    throw new h.UsageError('--legacy and --clock need --scenario with run (they change what the debugger does)');
+    throw new UsageError('--legacy and --clock need --scenario with run (they change what the debugger does)');
   }
-  const forNs = h.parseDuration(values.for ?? (scenario ? '5s' : '1s'));
+  const forNs = parseDuration(values.for ?? (scenario ? '5s' : '1s'));
   const r =
     scenario === undefined
       ? runMachine(cpus, seed, forNs)
-      : runScenario(cpus, seed, forNs, scenario, legacy, values.clock === undefined ? undefined : h.parseClock(values.clock));
+      : runScenario(cpus, seed, forNs, scenario, legacy, values.clock === undefined ? undefined : parseClock(values.clock));
   if (values.json) {
     process.stdout.write(JSON.stringify(r) + '\n');
   } else {

@@ -11,16 +11,7 @@ import { runWithCore, scenarioClock } from '../../src/kgdb/scenarios.js';
 import { parseLegacy } from '../../src/kgdb/watchdog-touch.js';
 import { runCommand, type RunReport } from '../../src/run.js';
 import { startServer, type Sim } from '../../src/server.js';
-import type { ClockPolicy } from '../../src/target/machine.js';
-
-class UsageError extends Error {}
-// The CLI's helpers (src/cli.ts runs main() on import, so the test brings small equivalents).
-const helpers = {
-  UsageError,
-  parseDuration: (s: string): number => Math.round(Number(/^([\d.]+)s$/.exec(s)![1]) * 1e9),
-  intOpt: (v: string | undefined, _n: string, def: number): number => (v === undefined ? def : Number(v)),
-  parseClock: (v: string | undefined): ClockPolicy => (v === 'none' ? { kind: 'none' } : v === undefined || v === 'wall' ? { kind: 'wall' } : { kind: 'fixed', ns: Number(v) }),
-};
+import { UsageError } from '../../src/cli-options.js';
 
 function runJson(args: string[]): { code: number; report: RunReport } {
   let out = '';
@@ -29,7 +20,7 @@ function runJson(args: string[]): { code: number; report: RunReport } {
     return true;
   });
   try {
-    const code = runCommand([...args, '--json'], helpers);
+    const code = runCommand([...args, '--json']);
     return { code, report: JSON.parse(out) as RunReport };
   } finally {
     spy.mockRestore();
@@ -72,9 +63,9 @@ describe('kgdb-sim run --scenario --legacy --json', () => {
   });
 
   it('rejects unknown toggles and scenarios, and --legacy without --scenario', () => {
-    expect(() => runCommand(['--scenario', 'long-pause', '--legacy', 'bogus'], helpers)).toThrow(/unknown --legacy toggle "bogus"/);
-    expect(() => runCommand(['--scenario', 'nap'], helpers)).toThrow(/unknown --scenario "nap"/);
-    expect(() => runCommand(['--legacy', 'softlockup-nosync'], helpers)).toThrow(UsageError);
+    expect(() => runCommand(['--scenario', 'long-pause', '--legacy', 'bogus'])).toThrow(/unknown --legacy toggle "bogus"/);
+    expect(() => runCommand(['--scenario', 'nap'])).toThrow(/unknown --scenario "nap"/);
+    expect(() => runCommand(['--legacy', 'softlockup-nosync'])).toThrow(UsageError);
     expect(() => parseLegacy('clocksource-spinlock, softlockup-nosync')).not.toThrow();
   });
 });
