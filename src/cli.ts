@@ -23,7 +23,7 @@ const USAGE = `usage:
   kgdb-sim elf -o PATH
   kgdb-sim run [--cpus N] [--seed N] [--for DURATION] [--json]
                [--scenario stop-in-watchdog|long-pause [--legacy LIST] [--clock none|NS]]
-  kgdb-sim bench [--json] [--quick]
+  kgdb-sim bench [--json] [--quick] [--placement same|free]
 `;
 
 function log(line: string): void {

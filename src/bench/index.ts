@@ -4,6 +4,7 @@
 // against gdbserver in the same run, so ratios compare like with like.
 
 import { parseArgs } from 'node:util';
+import { UsageError } from '../cli-options.js';
 import { machineBenchmarks, type MachineFigures } from './machine.js';
 import { protocolBenchmarks, type ProtocolFigures } from './protocol.js';
 
@@ -24,14 +25,17 @@ export async function benchCommand(argv: string[]): Promise<number> {
       json: { type: 'boolean', default: false },
       quick: { type: 'boolean', default: false },
       'no-protocol': { type: 'boolean', default: false },
+      placement: { type: 'string', default: 'same' },
     },
   });
+  const placement = values.placement;
+  if (placement !== 'same' && placement !== 'free') throw new UsageError('--placement must be same or free');
   const log = (s: string): void => void process.stderr.write(s + '\n');
   const machine = await machineBenchmarks({ quick: values.quick, log });
   let protocol: BenchReport['protocol'];
   if (!values['no-protocol']) {
     try {
-      protocol = await protocolBenchmarks({ quick: values.quick, log });
+      protocol = await protocolBenchmarks({ quick: values.quick, placement, log });
     } catch (e) {
       protocol = { error: e instanceof Error ? e.message : String(e) };
     }
@@ -65,7 +69,7 @@ function formatReport(r: BenchReport): string {
   const p = r.protocol;
   if (p && 'error' in p) lines.push('', `protocol: not measured: ${p.error}`);
   else if (p) {
-    lines.push('', 'protocol (median; ratio = kgdb-sim / gdbserver, same run):');
+    lines.push('', `protocol (median of ${p.rounds} interleaved rounds, placement ${p.placement}; ratio = kgdb-sim / gdbserver, same run):`);
     for (const f of p.figures)
       lines.push(`  ${f.name.padEnd(34)} kgdb-sim ${fmt(f.ours)} ${f.unit}   gdbserver ${fmt(f.peer)} ${f.unit}   ratio ${f.peer ? (f.ours / f.peer).toFixed(2) : '-'}`);
     for (const f of p.roundup) lines.push(`  roundup to stop reply, ${String(f.cpus).padStart(3)} CPUs: ${f.ms.toFixed(2)} ms`);

@@ -24,6 +24,7 @@ export interface ProtocolFigure {
 
 export interface ProtocolFigures {
   rounds: number;
+  placement: Placement;
   figures: ProtocolFigure[];
   roundup: Array<{ cpus: number; ms: number }>;
 }
@@ -75,12 +76,19 @@ async function killOnFailure<T>(proc: ChildProcess, p: Promise<T>): Promise<T> {
 }
 
 /**
- * Placement: the stub and its client (rspbench, gdb) all on CPU 0, the
- * anchors' `same` mode (../shared/bench/anchors.md). Unpinned, a round trip
- * on this 2-core VM lands on one of two placements at random and costs
- * 20-100 us; pinned, both stubs are measured under the same conditions.
+ * Placement of the stub and its client (rspbench, gdb). `same` (default): all
+ * on CPU 0 via taskset, the anchors' key mode (../shared/bench/anchors.md):
+ * low noise, and every host cost of a stub shows, including V8 compiling on
+ * that same core. `free`: the OS places them (on this 2-core VM a round trip
+ * then mostly crosses cores and costs 60-100 us, hiding per-packet costs).
  */
-const PIN = ['-c', '0'];
+export type Placement = 'same' | 'free';
+let placement: Placement = 'same';
+
+/** [file, args] to run `cmd args` with the chosen placement. */
+function placed(cmd: string, args: string[]): [string, string[]] {
+  return placement === 'same' ? ['taskset', ['-c', '0', cmd, ...args]] : [cmd, args];
+}
 
 interface Started {
   port: number;
@@ -92,7 +100,7 @@ async function startOurs(): Promise<Started> {
   // Stopped in a CPU-bound thread, so that steps measure the debugger on a
   // busy instruction stream (as gdbserver steps its busy memtarget) and not an
   // idle task's hlt waiting for the next timer tick.
-  const proc = spawn('taskset', [...PIN, process.execPath, join(root, 'dist', 'cli.js'), 'serve', '--port', '0', '--cpus', '4', '--stop-at', 'crunch_thread'], {
+  const proc = spawn(...placed(process.execPath, [join(root, 'dist', 'cli.js'), 'serve', '--port', '0', '--cpus', '4', '--stop-at', 'crunch_thread']), {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   // (the stop is logged on stderr before the banner on stdout)
@@ -105,7 +113,7 @@ async function startOurs(): Promise<Started> {
 
 async function startGdbserver(memtarget: string, blob: string): Promise<Started> {
   const port = await freePort();
-  const proc = spawn('taskset', [...PIN, 'gdbserver', `127.0.0.1:${port}`, memtarget], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const proc = spawn(...placed('gdbserver', [`127.0.0.1:${port}`, memtarget]), { stdio: ['ignore', 'pipe', 'pipe'] });
   await killOnFailure(proc, waitFor(proc, /Listening on port/, 30_000));
   return { port, addr: blob, proc };
 }
@@ -116,9 +124,8 @@ function stop(s: Started): void {
 
 function rspbench(port: number, addr: string, quick: boolean, skip = ''): Record<string, { median: number }> {
   const out = execFileSync(
-    'taskset',
-    [...PIN, 'python3', join(benchDir, 'rspbench.py'), '--port', String(port), '--addr', addr, '--n', quick ? '500' : '2000', '--repeats', '3',
-      '--latency-packets', 'qC', '--step-packet', 'vCont;s:{tid};c', '--end', 'close', '--compact', ...(skip ? ['--skip', skip] : [])],
+    ...placed('python3', [join(benchDir, 'rspbench.py'), '--port', String(port), '--addr', addr, '--n', quick ? '500' : '2000', '--repeats', '3',
+      '--latency-packets', 'qC', '--step-packet', 'vCont;s:{tid};c', '--end', 'close', '--compact', ...(skip ? ['--skip', skip] : [])]),
     { timeout: 300_000, maxBuffer: 1 << 24 },
   ).toString();
   const j = JSON.parse(out) as { figures: Record<string, { median: number }> };
@@ -126,7 +133,7 @@ function rspbench(port: number, addr: string, quick: boolean, skip = ''): Record
 }
 
 function gdbbench(port: number, addr: string, end: string): Record<string, number> {
-  const out = execFileSync('taskset', [...PIN, 'bash', join(benchDir, 'gdbbench.sh'), '--port', String(port), '--addr', addr, '--iters', '20', '--steps', '1000', '--end', end], {
+  const out = execFileSync(...placed('bash', [join(benchDir, 'gdbbench.sh'), '--port', String(port), '--addr', addr, '--iters', '20', '--steps', '1000', '--end', end]), {
     timeout: 300_000,
     maxBuffer: 1 << 24,
   }).toString();
@@ -170,17 +177,20 @@ export async function roundupMs(cpus: number): Promise<number> {
   return median(samples);
 }
 
-export async function protocolBenchmarks(o: { quick: boolean; log: (s: string) => void }): Promise<ProtocolFigures> {
+export async function protocolBenchmarks(o: { quick: boolean; placement: Placement; log: (s: string) => void }): Promise<ProtocolFigures> {
+  placement = o.placement;
   if (!existsSync(join(benchDir, 'rspbench.py'))) throw new Error(`shared bench harness not found at ${benchDir}`);
   try {
     execFileSync('gdbserver', ['--version']);
   } catch {
     throw new Error('gdbserver is not installed (apt-get install -y gdbserver)');
   }
-  try {
-    execFileSync('taskset', ['-c', '0', 'true']);
-  } catch {
-    throw new Error('taskset (util-linux) is needed to pin the stubs and clients to one CPU');
+  if (placement === 'same') {
+    try {
+      execFileSync('taskset', ['-c', '0', 'true']);
+    } catch {
+      throw new Error('taskset (util-linux) is needed to pin the stubs and clients to one CPU (or use --placement free)');
+    }
   }
   const dir = mkdtempSync(join(tmpdir(), 'kgdb-sim-bench-'));
   const memtarget = join(dir, 'memtarget');
@@ -238,6 +248,7 @@ export async function protocolBenchmarks(o: { quick: boolean; log: (s: string) =
   }
   return {
     rounds,
+    placement,
     figures: [
       fig('raw qC round trip', 'qc', 'us', false),
       fig('raw single steps', 'step', 'steps/s', true),
