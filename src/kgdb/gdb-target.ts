@@ -11,7 +11,7 @@ import type { Machine } from '../target/machine.js';
 import { VEC_BP } from '../target/fault.js';
 import { type CpuPlan, type DebugCore, type Entry, fromU64, SIGINT, SIGTRAP } from './debug-core.js';
 import {
-  G_BLOCK_SIZE, REG_RBP, REG_RIP, REG_RSP, REGISTER_SIZES, REGISTERS, readCpuReg, registerOffset, resetFpState,
+  G_BLOCK_SIZE, REG_RBP, REG_RIP, REG_RSP, REGISTER_SIZES, REGISTERS, readCpuReg, readCpuRegs, registerOffset, resetFpState,
   targetXml, writeCpuReg,
 } from './regs.js';
 import type { Runner } from './runner.js';
@@ -210,7 +210,7 @@ export class GdbTarget implements Target {
     if (who === undefined) return EINVAL;
     const out = new Uint8Array(G_BLOCK_SIZE);
     if ('cpu' in who) {
-      for (let i = 0; i < REGISTERS.length; i++) readCpuReg(who.cpu, this.fp[who.cpu.id], i, out, registerOffset(i));
+      readCpuRegs(who.cpu, this.fp[who.cpu.id], out);
     } else {
       sleepingRegs(who.task, out);
     }

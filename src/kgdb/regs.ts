@@ -154,13 +154,12 @@ export function targetXml(): string {
 }
 
 /** Little-endian bytes of one register of a CPU. */
-export function readCpuReg(cpu: Cpu, fp: Uint8Array, regno: number, out: Uint8Array, at: number): void {
+export function readCpuReg(
+  cpu: Cpu, fp: Uint8Array, regno: number, out: Uint8Array, at: number,
+  dv: DataView = new DataView(out.buffer, out.byteOffset, out.byteLength),
+): void {
+  // `g` reads every register: callers pass one DataView over `out` for all of them.
   const r = REGISTERS[regno];
-  const dv = new DataView(out.buffer, out.byteOffset);
-  const put64 = (v: number): void => {
-    dv.setInt32(at, v | 0, true);
-    dv.setInt32(at + 4, Math.floor(v / 4294967296) | 0, true);
-  };
   const src = r.src;
   switch (src.kind) {
     case 'gpr':
@@ -168,7 +167,7 @@ export function readCpuReg(cpu: Cpu, fp: Uint8Array, regno: number, out: Uint8Ar
       dv.setInt32(at + 4, cpu.r[2 * src.n + 1], true);
       return;
     case 'rip':
-      return put64(cpu.rip);
+      return put64(dv, at, cpu.rip);
     case 'eflags':
       dv.setUint32(at, cpu.flags.read() >>> 0, true);
       return;
@@ -176,17 +175,38 @@ export function readCpuReg(cpu: Cpu, fp: Uint8Array, regno: number, out: Uint8Ar
       dv.setUint32(at, src.value, true);
       return;
     case 'fsbase':
-      return put64(cpu.fsBase);
+      return put64(dv, at, cpu.fsBase);
     case 'gsbase':
-      return put64(cpu.gsBase);
+      return put64(dv, at, cpu.gsBase);
     case 'cr':
-      return put64(src.n === 0 ? cpu.cr0 : src.n === 2 ? cpu.cr2 : src.n === 3 ? cpu.cr3 : cpu.cr4);
+      return put64(dv, at, src.n === 0 ? cpu.cr0 : src.n === 2 ? cpu.cr2 : src.n === 3 ? cpu.cr3 : cpu.cr4);
     case 'dr':
-      return put64(src.n < 4 ? cpu.dr[src.n] : src.n === 6 ? cpu.dr6 : cpu.dr7);
+      return put64(dv, at, src.n < 4 ? cpu.dr[src.n] : src.n === 6 ? cpu.dr6 : cpu.dr7);
     case 'fp':
       out.set(fp.subarray(src.offset, src.offset + r.bits / 8), at);
       return;
   }
+}
+
+const FIRST_FP = REGISTERS.findIndex((r) => r.src.kind === 'fp');
+
+/**
+ * Every register into `out` (G_BLOCK_SIZE bytes), as `g` returns them. The
+ * x87/SSE registers are one contiguous run in both the g block and the
+ * per-CPU FP state (same order), so they are copied at once.
+ */
+export function readCpuRegs(cpu: Cpu, fp: Uint8Array, out: Uint8Array): void {
+  const dv = new DataView(out.buffer, out.byteOffset, out.byteLength);
+  for (let i = 0; i < REGISTERS.length; i++) {
+    if (REGISTERS[i].src.kind !== 'fp') readCpuReg(cpu, fp, i, out, OFFSETS[i], dv);
+  }
+  out.set(fp.subarray(0, FP_STATE_SIZE), OFFSETS[FIRST_FP]);
+}
+
+/** A signed canonical 64-bit value (a JS number) as 8 little-endian bytes. */
+function put64(dv: DataView, at: number, v: number): void {
+  dv.setInt32(at, v | 0, true);
+  dv.setInt32(at + 4, Math.floor(v / 4294967296) | 0, true);
 }
 
 /** Is this a canonical address (fits the signed 48-bit range)? */
