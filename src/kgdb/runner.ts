@@ -102,7 +102,7 @@ export class Runner {
    * than a millisecond behind. When every CPU idles (hlt), the host sleeps
    * IDLE_BATCH_MS and then runs the ticks that came due meanwhile in one
    * batch: a wake costs far more than a tick (a cold host cache, ~140 us
-   * against ~30 us hot), so 20 wakes a second instead of one per tick is
+   * against ~30 us hot), so 10 wakes a second instead of 100 (one per tick) is
    * what keeps an idle served machine under 2% of a host core. Only the
    * mapping to wall time is coarser (virtual time lags wall time by at most
    * the batch while idle); what the machine computes is unchanged, and a
