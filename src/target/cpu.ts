@@ -74,6 +74,8 @@ export class Cpu {
    * watchpoint hit): the fast loop then drops to the careful path.
    */
   attention = false;
+  /** Index within its block of the instruction a compiled block was executing when it threw. */
+  blockPos = 0;
   /** DR6 trap bits collected by data watchpoints during the current instruction. */
   pendingDr6 = 0;
   /** Decoded DR7 for the run loop. */

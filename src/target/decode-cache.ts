@@ -61,7 +61,7 @@ export function blockAt(mem: Memory, page: Page, addr: number): Block {
     a = i.next;
     if (Math.floor(a / 4096) !== page.vpn) break;
   }
-  const block: Block = { start: addr, ins, valid: true, link0: undefined, link1: undefined };
+  const block: Block = { start: addr, ins, valid: true, link0: undefined, link1: undefined, hits: 0, fn: undefined };
   if (cacheable) {
     if (page.blocks === null) page.blocks = new Array<Block | undefined>(4096);
     page.blocks[addr & 4095] = block;

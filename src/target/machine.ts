@@ -20,6 +20,7 @@ import { EventQueue } from './events.js';
 import { CpuFault, VEC_BP, VEC_DB, VEC_DF, VEC_NMI, VEC_PF, VEC_UD } from './fault.js';
 import { type Block, Memory } from './memory.js';
 import { Rng } from './rng.js';
+import { compileBlock, COMPILE_AFTER } from './block-compiler.js';
 import { blockAt, decodeAt } from './decode-cache.js';
 import { FL_IF, FL_RF, FL_TF } from './x86/flags.js';
 import type { BoundInstr } from './x86/instr.js';
@@ -98,6 +99,10 @@ export class Machine {
   /** Set to leave the run loop at the next instruction boundary. */
   private stopFlag = false;
   interceptor: DebugInterceptor | null = null;
+  /** Compile hot blocks into one function each (block-compiler.ts); off: every block interpreted. Same results either way. */
+  blockCompile = true;
+  /** Blocks compiled so far. */
+  blocksCompiled = 0;
   /** FNV-1a over (cpu, rip, retired) at every quantum end: identical runs, identical hash. */
   traceHash = 0x811c9dc5;
   /** Host-only execute breakpoints (see VEC_HOST_BREAK); while any is set, CPUs run the careful path. */
@@ -511,9 +516,11 @@ export class Machine {
     let blk: Block | undefined;
     let prev: Block | undefined;
     let i = 0;
+    let compiled = false;
     try {
       while (c.retired < end) {
         i = 0;
+        compiled = false;
         const rip = c.rip;
         // Chained successor: the block that followed last time, if still valid.
         blk = undefined;
@@ -538,6 +545,19 @@ export class Machine {
         }
         const list = blk.ins;
         const n = list.length - 1;
+        let fn = blk.fn;
+        if (fn === undefined && n > 0 && this.blockCompile && ++blk.hits >= COMPILE_AFTER && blk.valid) {
+          fn = blk.fn = compileBlock(blk);
+          this.blocksCompiled++;
+        }
+        if (fn !== undefined) {
+          // The same steps as the loop below, in the block's own function.
+          compiled = true;
+          c.retired += fn(c);
+          if (c.attention) return;
+          prev = blk.valid ? blk : undefined;
+          continue;
+        }
         for (; i < n; i++) {
           list[i].exec(c);
           if (c.attention) {
@@ -556,6 +576,9 @@ export class Machine {
     } catch (e) {
       if (blk === undefined) {
         this.fault(c, e, c.rip);
+      } else if (compiled) {
+        c.retired += c.blockPos;
+        this.fault(c, e, blk.ins[c.blockPos].addr);
       } else {
         c.retired += i;
         this.fault(c, e, blk.ins[i].addr);

@@ -8,6 +8,7 @@
 
 import { CpuFault, PF_FETCH, PF_PRESENT, PF_WRITE, VEC_PF } from './fault.js';
 import type { BoundInstr } from './x86/instr.js';
+import type { Cpu } from './cpu.js';
 
 export const PAGE_SIZE = 4096;
 export const PERM_R = 1, PERM_W = 2, PERM_X = 4;
@@ -23,7 +24,18 @@ export interface Block {
   /** Successor cache: the blocks that last followed this one (fall-through / taken). */
   link0: Block | undefined;
   link1: Block | undefined;
+  /** Times the run loop entered this block (until it gets a compiled body). */
+  hits: number;
+  /** The block compiled into one function (block-compiler.ts), once it is hot. */
+  fn: BlockFn | undefined;
 }
+
+/**
+ * A compiled block: runs the block's instructions in order on `cpu` and returns
+ * how many completed (all of them, or fewer when one raised cpu.attention). If
+ * an instruction throws, cpu.blockPos is its index in the block.
+ */
+export type BlockFn = (cpu: Cpu) => number;
 
 export class Page {
   readonly data = new Uint8Array(PAGE_SIZE);
