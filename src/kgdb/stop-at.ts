@@ -43,8 +43,15 @@ function codeAt(mem: Memory, sym: ImageSymbol, off: number, t: string): number {
   if (sym.kind !== 'func' && sym.kind !== 'label') throw new LocationError(`${t} is not code (${sym.name} is an object)`);
   if (sym.size > 0 && off >= sym.size) throw new LocationError(`${t} is beyond the end of ${sym.name} (size ${sym.size})`);
   const start = canon(sym.addr);
+  if (mem.peek(start + off, 1) === undefined) throw new LocationError(`${t} is not mapped`);
+  // Walk the instructions from the symbol (a label has no size): the walk ends
+  // at an undecodable byte or at unmapped memory, so it is bounded by the text.
   let at = start;
-  const fetch8 = (a: number): number => mem.peek(a, 1)?.[0] ?? 0;
+  const fetch8 = (a: number): number => {
+    const b = mem.peek(a, 1);
+    if (b === undefined) throw new LocationError(`${t} is not at an instruction boundary of ${sym.name}`);
+    return b[0];
+  };
   while (at < start + off) {
     const i = decode(fetch8, at);
     if (i === 'ud') break;

@@ -290,48 +290,45 @@ export class Memory {
   // lies within one page, the common case.
 
   peek64(addr: number): bigint | undefined {
-    const off = addr & 4095;
-    if (off <= PAGE_SIZE - 8) {
-      const p = this.pageAt(addr);
-      return p === undefined ? undefined : p.view.getBigUint64(off, true);
-    }
+    const p = this.wordPage(addr, 8);
+    if (p !== undefined) return p.view.getBigUint64(addr & 4095, true);
     const b = this.peek(addr, 8);
     return b === undefined ? undefined : new DataView(b.buffer).getBigUint64(0, true);
   }
 
   poke64(addr: number, v: bigint): boolean {
-    const off = addr & 4095;
-    const p = off <= PAGE_SIZE - 8 ? this.pageAt(addr) : undefined;
-    if (p !== undefined) {
-      p.view.setBigUint64(off, BigInt.asUintN(64, v), true);
-      if (p.code !== null || p.blocks !== null) this.invalidate(p);
-      return true;
+    const p = this.wordPage(addr, 8);
+    if (p === undefined) {
+      const b = new Uint8Array(8);
+      new DataView(b.buffer).setBigUint64(0, BigInt.asUintN(64, v), true);
+      return this.poke(addr, b);
     }
-    const b = new Uint8Array(8);
-    new DataView(b.buffer).setBigUint64(0, BigInt.asUintN(64, v), true);
-    return this.poke(addr, b);
+    p.view.setBigUint64(addr & 4095, BigInt.asUintN(64, v), true);
+    if (p.code !== null || p.blocks !== null) this.invalidate(p);
+    return true;
   }
 
   peekU32(addr: number): number | undefined {
-    const off = addr & 4095;
-    if (off <= PAGE_SIZE - 4) {
-      const p = this.pageAt(addr);
-      return p === undefined ? undefined : p.view.getUint32(off, true);
-    }
+    const p = this.wordPage(addr, 4);
+    if (p !== undefined) return p.view.getUint32(addr & 4095, true);
     const b = this.peek(addr, 4);
     return b === undefined ? undefined : new DataView(b.buffer).getUint32(0, true);
   }
 
   pokeU32(addr: number, v: number): boolean {
-    const off = addr & 4095;
-    const p = off <= PAGE_SIZE - 4 ? this.pageAt(addr) : undefined;
-    if (p !== undefined) {
-      p.view.setUint32(off, v >>> 0, true);
-      if (p.code !== null || p.blocks !== null) this.invalidate(p);
-      return true;
+    const p = this.wordPage(addr, 4);
+    if (p === undefined) {
+      const b = new Uint8Array(4);
+      new DataView(b.buffer).setUint32(0, v >>> 0, true);
+      return this.poke(addr, b);
     }
-    const b = new Uint8Array(4);
-    new DataView(b.buffer).setUint32(0, v >>> 0, true);
-    return this.poke(addr, b);
+    p.view.setUint32(addr & 4095, v >>> 0, true);
+    if (p.code !== null || p.blocks !== null) this.invalidate(p);
+    return true;
+  }
+
+  /** The mapped page holding all `size` bytes at addr, or undefined (unmapped, or split across pages: the slow path). */
+  private wordPage(addr: number, size: number): Page | undefined {
+    return (addr & 4095) <= PAGE_SIZE - size ? this.pageAt(addr) : undefined;
   }
 }

@@ -73,6 +73,10 @@ describe('serve --stop-at: bad locations exit with 2, say why and serve nothing'
     [hex(sym('counter_inc') + 2n), /not at an instruction boundary of counter_inc/],
     ['counter_inc+99999', /beyond the end of counter_inc/],
     ['counter_inc+', /bad location/],
+    ['', /bad location/],
+    ['0x1ffffffff81001183', /bad location/], // 17 hex digits: wider than 64 bits
+    ['__dr7_reload_begin+99999999', /is not mapped/], // a label has no size: bounded by what is mapped
+    ['0xfffffffffffffff0', /is not mapped/],
     ['panic', /no CPU got there within 60 virtual s/],
   ] as const) {
     it(loc, () => {
